@@ -47,3 +47,6 @@ func exitCode(err error) int {
 	}
 	return ExitRunFailed
 }
+
+// errSilent is an error whose message was already printed.
+var errSilent = errors.New("")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -37,7 +38,7 @@ func Main() int {
 		os.Exit(130)
 	}()
 	err := Run(ctx, os.Args[1:], Streams{Out: os.Stdout, Err: os.Stderr})
-	if err != nil {
+	if err != nil && !errors.Is(err, errSilent) {
 		fmt.Fprintf(os.Stderr, "burst: %v\n", err)
 	}
 	return exitCode(err)

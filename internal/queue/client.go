@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,9 +13,10 @@ import (
 
 // Client is a connection to the Redis server that holds one pipeline's streams.
 type Client struct {
-	rdb  *redis.Client
-	addr string
-	keys Keys
+	rdb    *redis.Client
+	addr   string
+	keys   Keys
+	maxLen int64
 }
 
 // Options configures Dial.
@@ -29,6 +31,9 @@ type Options struct {
 	DialTimeout time.Duration
 	// PoolSize overrides go-redis' default pool size when > 0.
 	PoolSize int
+	// MaxLen, when > 0, trims the task stream to about that many entries on
+	// every XADD (MAXLEN ~), as a length-mode scaler needs.
+	MaxLen int64
 }
 
 // Dial connects to Redis and checks it answers within the dial timeout.
@@ -61,7 +66,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("connect to redis at %s: %w", o.Addr, err)
 	}
-	return &Client{rdb: rdb, addr: o.Addr, keys: o.Keys}, nil
+	return &Client{rdb: rdb, addr: o.Addr, keys: o.Keys, maxLen: o.MaxLen}, nil
 }
 
 // Close releases the connections.
@@ -112,7 +117,7 @@ func (c *Client) Enqueue(ctx context.Context, tasks []Task) ([]string, error) {
 	pipe := c.rdb.Pipeline()
 	cmds := make([]*redis.StringCmd, len(tasks))
 	for i, t := range tasks {
-		cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: c.keys.Stream, Values: t.Values()})
+		cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: c.keys.Stream, Values: t.Values(), MaxLen: c.maxLen, Approx: c.maxLen > 0})
 	}
 	_, err := pipe.Exec(ctx)
 	ids := make([]string, 0, len(tasks))
@@ -298,6 +303,9 @@ type Stats struct {
 	EntriesRead int64
 	// Consumers is the number of consumers known to the group.
 	Consumers int64
+	// LastDeliveredID is the group's last-delivered-id: entries after it
+	// were never delivered.
+	LastDeliveredID string
 	// PendingByConsumer is the XPENDING count per consumer.
 	PendingByConsumer map[string]int64
 	// Results and DeadLetters are the lengths of the results and dead-letter streams.
@@ -341,6 +349,7 @@ func (c *Client) Sample(ctx context.Context) (Stats, error) {
 		s.Lag = g.Lag
 		s.EntriesRead = g.EntriesRead
 		s.Consumers = g.Consumers
+		s.LastDeliveredID = g.LastDeliveredID
 	}
 	if !s.GroupExists {
 		return s, nil
@@ -448,4 +457,44 @@ func (c *Client) Delete(ctx context.Context, ids ...string) error {
 		return fmt.Errorf("XDEL %s: %w", c.keys.Stream, err)
 	}
 	return nil
+}
+
+// CompareIDs orders two stream entry ids ("ms-seq"): -1, 0 or 1.
+func CompareIDs(a, b string) int {
+	am, as := splitID(a)
+	bm, bs := splitID(b)
+	switch {
+	case am < bm:
+		return -1
+	case am > bm:
+		return 1
+	case as < bs:
+		return -1
+	case as > bs:
+		return 1
+	}
+	return 0
+}
+
+func splitID(id string) (ms, seq uint64) {
+	a, b, _ := strings.Cut(id, "-")
+	ms, _ = strconv.ParseUint(a, 10, 64)
+	seq, _ = strconv.ParseUint(b, 10, 64)
+	return ms, seq
+}
+
+// Warm opens n pooled connections (concurrent PINGs) so the first pipelined
+// sends do not pay for a connection dial.
+func (c *Client) Warm(ctx context.Context, n int) error {
+	errs := make(chan error, n)
+	for range n {
+		go func() { errs <- c.rdb.Ping(ctx).Err() }()
+	}
+	var first error
+	for range n {
+		if err := <-errs; err != nil && first == nil {
+			first = fmt.Errorf("warm redis connections to %s: %w", c.addr, err)
+		}
+	}
+	return first
 }
