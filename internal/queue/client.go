@@ -498,3 +498,11 @@ func (c *Client) Warm(ctx context.Context, n int) error {
 	}
 	return first
 }
+
+// quietLogger drops go-redis's own log lines ("failed to dial"): every
+// failure reaches the caller as an error that names the address.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quietLogger{}) }
