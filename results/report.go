@@ -62,7 +62,7 @@ func Rows(s *Summary) [][]string {
 		{"activation", FmtMs(sc.ActivationMs) + neverWord(sc.NeverActivated)},
 		{"first ready", FmtMs(sc.FirstReadyMs) + expectedWord(sc.FirstReadyMs, sc.ExpectedFirstReadyMs)},
 		{"first task started", FmtMs(sc.FirstTaskStartedMs)},
-		{"peak replicas", fmtInt(sc.PeakReplicas) + " ready at " + FmtMs(sc.PeakReadyMs)},
+		{"peak replicas", fmtInt(sc.PeakReplicas) + " ready at " + FmtMs(sc.PeakReadyMs) + maxWord(sc.PeakReplicas, sc.MaxReplicas)},
 		{"scale-down", FmtMs(sc.ScaleDownMs)},
 		{"replica-seconds", fmtFloat(sc.ReplicaSeconds, 1)},
 		{"flaps", fmtInt(sc.Flaps)},
@@ -115,6 +115,13 @@ func alwaysOnWord(p *float64) string {
 		return ""
 	}
 	return fmt.Sprintf(" (always-on at peak: $%.4f)", *p)
+}
+
+func maxWord(peak, most *int) string {
+	if peak == nil || most == nil || *most <= *peak {
+		return ""
+	}
+	return fmt.Sprintf(" (max %d after the drain)", *most)
 }
 
 func fmtFloat(p *float64, prec int) string {
@@ -246,7 +253,7 @@ func WriteBench(w io.Writer, runs []*Summary) error {
 			add(F(c.P95), "completion-p95-ms")
 			add(F(c.P99), "completion-p99-ms")
 		}
-		add(F(float64(s.Leftover.Pending)), "leftover")
+		add(F(float64(s.Leftover.Pending)+float64(s.Leftover.Undelivered)), "leftover")
 		add(F(float64(s.Ledger.Lost)), "lost")
 		add(F(s.Cost.ReplicaHours), "replica-h")
 		add(F(s.Cost.USD), "usd")

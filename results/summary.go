@@ -118,8 +118,12 @@ type Scaling struct {
 	PodsKilledWithTasks  *int      `json:"pods_killed_with_tasks"`
 	ExpectedFirstReadyMs *float64  `json:"expected_first_ready_ms"`
 	KthReadyMs           []float64 `json:"kth_ready_ms,omitempty"`
-	NeverActivated       bool      `json:"never_activated,omitempty"`
-	ExpectedAssumptions  string    `json:"expected_assumptions,omitempty"`
+	// MaxReplicas is the most replicas that existed at any time in the
+	// observed window, after the drain included (peak_replicas counts only
+	// up to the drain).
+	MaxReplicas         *int   `json:"max_replicas"`
+	NeverActivated      bool   `json:"never_activated,omitempty"`
+	ExpectedAssumptions string `json:"expected_assumptions,omitempty"`
 }
 
 // Loadgen reports how faithfully the generator kept the schedule.
@@ -154,7 +158,10 @@ type Cost struct {
 	Tokens int64 `json:"tokens"`
 	// AlwaysOnUSD is the same run served by peak replicas for the whole run.
 	AlwaysOnUSD *float64 `json:"always_on_usd,omitempty"`
-	Assumptions string   `json:"assumptions,omitempty"`
+	// AlwaysOnReplicaHours is the capacity AlwaysOnUSD pays for: the peak
+	// replica count times the observed window.
+	AlwaysOnReplicaHours *float64 `json:"always_on_replica_hours,omitempty"`
+	Assumptions          string   `json:"assumptions,omitempty"`
 }
 
 // WaterfallRow follows one scale event from the enqueue to the first ack

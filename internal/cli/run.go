@@ -36,6 +36,7 @@ type runFlags struct {
 	timeout     time.Duration
 	quiet       bool
 	sets        []string
+	cluster     clusterFlags
 }
 
 func newRunCmd(s Streams) *cobra.Command {
@@ -83,6 +84,7 @@ Exit codes: 0 ok, 1 could not run, 2 invalid input, 3 SLO breached,
 	fl.DurationVar(&f.timeout, "timeout", 0, "how long to wait for the drain after the last enqueue (default: the scenario's run.timeout, 10m)")
 	fl.StringArrayVar(&f.sets, "set", nil, "set a scenario field by YAML path, e.g. --set scaler.lagCount=10 (repeatable)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bars")
+	f.cluster.register(fl, false)
 	return cmd
 }
 
@@ -192,7 +194,11 @@ func runRun(ctx context.Context, s Streams, f *runFlags, cmd *cobra.Command) err
 	case "local":
 		run, err = runner.Local(ctx, o)
 	default:
-		err = withCode(ExitRunFailed, fmt.Errorf("target %q is not available yet: only --target local runs in this version (the cluster path is issue #4)", sc.Target))
+		if sc.Target == "cluster" && !f.cluster.existing() {
+			return badInput("target cluster needs --kubeconfig and/or --context (or use target kind with burst up)")
+		}
+		o.Log = prog.Writer(s.Err)
+		run, err = runner.Cluster(ctx, o, f.cluster.runnerOptions(sc))
 	}
 	prog.Wait()
 	if errors.Is(err, runner.ErrBadInput) {

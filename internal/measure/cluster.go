@@ -145,13 +145,20 @@ func clusterScaling(sum *results.Summary, in Input, t0, lastFinish time.Time) {
 		s.KthReadyMs = append(s.KthReadyMs, results.Ms(t.Sub(t0)))
 	}
 
-	// Peak ready replicas and when it was first reached.
-	peak, peakAt := 0, time.Time{}
+	// Peak ready replicas while the burst was served (t0 → drain) and when it
+	// was first reached; replicas that became Ready after the drain only add
+	// cost, and show up in max_replicas.
+	end := ci.ObservedEnd
+	if sum.DrainMs != nil {
+		end = lastFinish
+	}
+	peak, peakAt, most := 0, time.Time{}, 0
 	for _, r := range reps {
 		if r.at.Before(t0) {
 			continue
 		}
-		if r.ready > peak {
+		most = max(most, r.ready, r.have)
+		if r.ready > peak && !r.at.After(end) {
 			peak, peakAt = r.ready, r.at
 		}
 	}
@@ -161,6 +168,7 @@ func clusterScaling(sum *results.Summary, in Input, t0, lastFinish time.Time) {
 	}
 	s.PeakReplicas = results.I(peak)
 	s.PeakReadyMs = rel(peakAt)
+	s.MaxReplicas = results.I(max(most, peak))
 
 	// Scale-down: last ack → replicas back at min.
 	if !lastFinish.IsZero() {

@@ -115,3 +115,21 @@ func (b *Bar) Done(err error) {
 	}
 	b.b.SetTotal(-1, true)
 }
+
+// Writer returns a writer whose lines appear above the bars while they are
+// drawn, and go to fallback otherwise (or when p is nil).
+func (p *Progress) Writer(fallback io.Writer) io.Writer {
+	if p == nil {
+		return fallback
+	}
+	return writerFunc(func(b []byte) (int, error) {
+		if n, err := p.p.Write(b); err == nil {
+			return n, nil
+		}
+		return fallback.Write(b)
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
