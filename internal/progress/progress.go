@@ -8,16 +8,25 @@ package progress
 import (
 	"fmt"
 	"io"
+	"os"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 )
 
-// Progress is a set of bars drawn on one writer.
+// Progress is a set of bars drawn on one writer. When the writer is not a
+// terminal (CI logs, pipes) it prints one plain line per finished bar
+// instead of redrawing.
 type Progress struct {
-	p *mpb.Progress
+	p     *mpb.Progress
+	plain io.Writer
+	mu    sync.Mutex
 }
 
 // New draws bars on w (normally stderr). A nil w gives a nil Progress.
@@ -25,12 +34,15 @@ func New(w io.Writer) *Progress {
 	if w == nil || w == io.Discard {
 		return nil
 	}
+	if f, ok := w.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+		return &Progress{plain: w}
+	}
 	return &Progress{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))}
 }
 
 // Wait waits for every bar to finish and stops drawing.
 func (p *Progress) Wait() {
-	if p == nil {
+	if p == nil || p.p == nil {
 		return
 	}
 	p.p.Wait()
@@ -40,12 +52,28 @@ func (p *Progress) Wait() {
 type Bar struct {
 	b      *mpb.Bar
 	status atomic.Value // string
+	// plain mode
+	owner   *Progress
+	name    string
+	start   time.Time
+	current atomic.Int64
+	total   int64
+	done    atomic.Bool
+}
+
+func (p *Progress) plainBar(name string, total int64) *Bar {
+	b := &Bar{owner: p, name: name, start: time.Now(), total: total}
+	b.status.Store("")
+	return b
 }
 
 // Counter adds a bar counting to total, e.g. tasks enqueued.
 func (p *Progress) Counter(name string, total int64) *Bar {
 	if p == nil {
 		return nil
+	}
+	if p.p == nil {
+		return p.plainBar(name, total)
 	}
 	bar := &Bar{}
 	bar.status.Store("")
@@ -60,6 +88,9 @@ func (p *Progress) Counter(name string, total int64) *Bar {
 func (p *Progress) Step(name string) *Bar {
 	if p == nil {
 		return nil
+	}
+	if p.p == nil {
+		return p.plainBar(name, -1)
 	}
 	bar := &Bar{}
 	bar.status.Store("")
@@ -84,12 +115,20 @@ func (b *Bar) Add(n int) {
 	if b == nil {
 		return
 	}
+	if b.b == nil {
+		b.current.Add(int64(n))
+		return
+	}
 	b.b.IncrBy(n)
 }
 
 // SetCurrent sets the bar's count.
 func (b *Bar) SetCurrent(n int64) {
 	if b == nil {
+		return
+	}
+	if b.b == nil {
+		b.current.Store(n)
 		return
 	}
 	b.b.SetCurrent(n)
@@ -108,6 +147,10 @@ func (b *Bar) Done(err error) {
 	if b == nil {
 		return
 	}
+	if b.b == nil {
+		b.plainDone(err)
+		return
+	}
 	if err != nil {
 		b.Status("failed: %v", err)
 		b.b.Abort(false)
@@ -122,6 +165,9 @@ func (p *Progress) Writer(fallback io.Writer) io.Writer {
 	if p == nil {
 		return fallback
 	}
+	if p.p == nil {
+		return fallback
+	}
 	return writerFunc(func(b []byte) (int, error) {
 		if n, err := p.p.Write(b); err == nil {
 			return n, nil
@@ -133,3 +179,38 @@ func (p *Progress) Writer(fallback io.Writer) io.Writer {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+func (b *Bar) plainDone(err error) {
+	if b.done.Swap(true) {
+		return
+	}
+	var line strings.Builder
+	fmt.Fprintf(&line, "burst: %s", b.name)
+	if b.total >= 0 {
+		fmt.Fprintf(&line, " %d/%d", b.current.Load(), b.total)
+	}
+	fmt.Fprintf(&line, " (%s)", time.Since(b.start).Round(time.Millisecond))
+	switch s, _ := b.status.Load().(string); {
+	case err != nil && s != "":
+		fmt.Fprintf(&line, " failed: %s", s)
+	case err != nil:
+		fmt.Fprintf(&line, " failed: %v", err)
+	case s != "":
+		fmt.Fprintf(&line, " %s", s)
+	default:
+		line.WriteString(" done")
+	}
+	line.WriteByte('\n')
+	b.owner.mu.Lock()
+	io.WriteString(b.owner.plain, line.String())
+	b.owner.mu.Unlock()
+}
+
+// Start marks the moment the bar's work begins (plain mode reports the time
+// from here).
+func (b *Bar) Start() {
+	if b == nil || b.b != nil {
+		return
+	}
+	b.start = time.Now()
+}

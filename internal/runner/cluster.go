@@ -225,10 +225,11 @@ func StepBars(ctx context.Context, prog *progress.Progress, steps []deploy.Step)
 		bars[i] = prog.Step(st.Name)
 	}
 	return deploy.RunSteps(ctx, steps, func(e deploy.StepEvent) {
+		b := bars[e.Index]
 		if !e.Done {
+			b.Start()
 			return
 		}
-		b := bars[e.Index]
 		b.Status("%s", e.Note)
 		b.Done(e.Err)
 		if e.Err != nil {
