@@ -74,7 +74,7 @@ type Run struct {
 }
 
 // Write creates dir and writes summary.json, tasks.csv, timeline.csv,
-// report.md and bench.txt.
+// report.md, bench.txt and the timeline picture (timeline.png, timeline.svg).
 func Write(dir string, r *Run) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create run directory: %w", err)
@@ -96,6 +96,8 @@ func Write(dir string, r *Run) error {
 		{TimelineFile, func(w io.Writer) error { return writeTimeline(w, r.Timeline) }},
 		{ReportFile, func(w io.Writer) error { return WriteReport(w, &r.Summary) }},
 		{BenchFile, func(w io.Writer) error { return WriteBench(w, []*Summary{&r.Summary}) }},
+		{TimelinePNG, func(w io.Writer) error { return WriteTimelineImage(w, r, "png") }},
+		{TimelineSVG, func(w io.Writer) error { return WriteTimelineImage(w, r, "svg") }},
 	}
 	for _, s := range steps {
 		if err := writeFile(filepath.Join(dir, s.name), s.fn); err != nil {

@@ -21,14 +21,22 @@ func cost(sc *scenario.Scenario, s results.Scaling, tokens int64, cluster bool, 
 	c.USD = c.ReplicaHours*perReplicaHour + float64(tokens)/1e6*p.Per1MTokens
 	c.Assumptions = fmt.Sprintf("$%.4g per worker-hour + %.4g GPU × $%.4g per GPU-hour per replica; $%.4g per 1M tokens (%d tokens)",
 		p.WorkerHour, sc.Worker.GPUs, p.GPUHour, p.Per1MTokens, tokens)
-	if cluster && s.PeakReplicas != nil && in.Cluster != nil {
-		// The article's comparison: the same traffic served by the peak
-		// replica count, always on, over the observed window.
+	// The article's comparison: the same traffic served by the peak replica
+	// count, always on, over the observed window. On the local target the
+	// fixed worker processes are that peak and nothing scales.
+	switch {
+	case cluster && s.PeakReplicas != nil && in.Cluster != nil:
 		window := in.Cluster.ObservedEnd.Sub(in.Cluster.ObservedStart).Hours()
-		always := float64(*s.PeakReplicas)*window*perReplicaHour + float64(tokens)/1e6*p.Per1MTokens
+		rh := math.Round(float64(*s.PeakReplicas)*window*1e9) / 1e9
+		always := rh*perReplicaHour + float64(tokens)/1e6*p.Per1MTokens
 		always = math.Round(always*1e6) / 1e6
-		c.AlwaysOnUSD = &always
+		c.AlwaysOnReplicaHours, c.AlwaysOnUSD = &rh, &always
 		c.Assumptions += fmt.Sprintf("; always-on: %d replicas (the observed peak) for the observed %.0f s window", *s.PeakReplicas, window*3600)
+	case !cluster && in.Replicas > 0 && !in.WorkersStart.IsZero():
+		rh, always := c.ReplicaHours, c.USD
+		c.AlwaysOnReplicaHours, c.AlwaysOnUSD = &rh, &always
+		c.Assumptions += fmt.Sprintf("; always-on: %d replicas (the local target's fixed worker count: nothing scales, so always-on equals what was used) for the observed %.0f s window",
+			in.Replicas, in.WorkersEnd.Sub(in.WorkersStart).Seconds())
 	}
 	return c
 }
