@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/burstbench/burst/internal/progress"
 	"github.com/burstbench/burst/internal/runner"
@@ -69,6 +69,16 @@ Exit codes: 0 ok, 1 could not run, 2 invalid input, 3 SLO breached,
 		},
 	}
 	fl := cmd.Flags()
+	f.register(fl, "the run waits")
+	fl.StringVar(&f.out, "out", "results", "directory that receives the run directory")
+	fl.StringVar(&f.runDir, "run-dir", "", "exact run directory (default: OUT/<UTC time>-<scenario>)")
+	fl.StringArrayVar(&f.sets, "set", nil, "set a scenario field by YAML path, e.g. --set scaler.lagCount=10 (repeatable)")
+	return cmd
+}
+
+// register adds the flags run and sweep share; waits completes the help of
+// --timeout ("the run waits", "each run waits").
+func (f *runFlags) register(fl *pflag.FlagSet, waits string) {
 	fl.StringVar(&f.scenario, "scenario", "", "scenario file")
 	fl.StringVar(&f.profile, "profile", "", "load profile: a shipped name ("+strings.Join(loadprofiles.BuiltinNames(), ", ")+") or a file (overrides the scenario's)")
 	fl.StringVar(&f.target, "target", "", "local, kind or cluster (default: the scenario's, else local)")
@@ -78,14 +88,10 @@ Exit codes: 0 ok, 1 could not run, 2 invalid input, 3 SLO breached,
 	fl.StringVar(&f.endpoint, "inference-endpoint", "", "real OpenAI-compatible base URL (e.g. http://vllm:8000/v1); no fake server is started")
 	fl.StringVar(&f.model, "model", "", "model name for --inference-endpoint")
 	fl.StringVar(&f.preset, "preset", "", "fake inference preset: instant, h200-8b, h200-70b, serverless")
-	fl.StringVar(&f.out, "out", "results", "directory that receives the run directory")
-	fl.StringVar(&f.runDir, "run-dir", "", "exact run directory (default: OUT/<UTC time>-<scenario>)")
 	fl.Int64Var(&f.seed, "seed", 0, "override the profile's seed")
-	fl.DurationVar(&f.timeout, "timeout", 0, "how long to wait for the drain after the last enqueue (default: the scenario's run.timeout, 10m)")
-	fl.StringArrayVar(&f.sets, "set", nil, "set a scenario field by YAML path, e.g. --set scaler.lagCount=10 (repeatable)")
+	fl.DurationVar(&f.timeout, "timeout", 0, "how long "+waits+" for the drain after the last enqueue (default: the scenario's run.timeout, 10m)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bars")
 	f.cluster.register(fl, false)
-	return cmd
 }
 
 // loadScenario builds the effective scenario from the file and the flags.
@@ -188,22 +194,13 @@ func runRun(ctx context.Context, s Streams, f *runFlags, cmd *cobra.Command) err
 		prog = progress.New(s.Err)
 	}
 	o := runner.Options{Scenario: sc, Schedule: sched, RedisAddr: f.redis, OutRoot: f.out, RunDir: f.runDir,
-		WorkerCommand: []string{exe, "worker"}, Version: Version, Progress: prog, Log: s.Err}
-	var run *results.Run
-	switch sc.Target {
-	case "local":
-		run, err = runner.Local(ctx, o)
-	default:
-		if sc.Target == "cluster" && !f.cluster.existing() {
-			return badInput("target cluster needs --kubeconfig and/or --context (or use target kind with burst up)")
-		}
-		o.Log = prog.Writer(s.Err)
-		run, err = runner.Cluster(ctx, o, f.cluster.runnerOptions(sc))
+		WorkerCommand: []string{exe, "worker"}, Version: Version, Progress: prog, Log: prog.Writer(s.Err)}
+	runFn, err := runnerFor(sc.Target, &f.cluster, prog.Writer(s.Err))
+	if err != nil {
+		return err
 	}
+	run, err := runFn(ctx, o)
 	prog.Wait()
-	if errors.Is(err, runner.ErrBadInput) {
-		return withCode(ExitBadInput, err)
-	}
 	if run == nil {
 		return err
 	}

@@ -128,6 +128,10 @@ func waitDrain(ctx context.Context, q *queue.Client, sent int, timeout time.Dura
 	for {
 		st, err := q.Sample(ctx)
 		if err != nil {
+			bar.Done(err)
+			if ctx.Err() != nil {
+				return false, nil
+			}
 			return false, fmt.Errorf("wait for the drain: %w", err)
 		}
 		bar.SetCurrent(min(st.Results, int64(sent)))
