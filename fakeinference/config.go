@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/burstbench/burst/internal/suggest"
 	"math"
 	"reflect"
 	"sort"
@@ -295,7 +296,7 @@ func parseDuration(s string) (time.Duration, error) {
 func unknownKey(name string) error {
 	best, bestD := "", 4
 	for _, f := range knobFields {
-		if d := editDistance(name, f.Name); d < bestD {
+		if d := suggest.Distance(name, f.Name); d < bestD {
 			best, bestD = f.Name, d
 		}
 	}
@@ -303,26 +304,6 @@ func unknownKey(name string) error {
 		return fieldErr(name, "unknown key; did you mean %q?", best)
 	}
 	return fieldErr(name, "unknown key; see --help for the list of keys")
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // MarshalJSON writes every knob under its flag name, durations as strings.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	names "github.com/burstbench/burst/internal/suggest"
 	"io"
 	"math"
 	"regexp"
@@ -1101,7 +1102,7 @@ func suggest(s string, candidates []string) string {
 	}
 	s = strings.ToLower(s)
 	for _, c := range candidates {
-		dd := editDistance(s, c)
+		dd := names.Distance(s, c)
 		// On a tie prefer the candidate that shares the longer prefix:
 		// "rat" is more likely "rate" than "at".
 		if dd < bestDist || (dd == bestDist && best != "" && commonPrefix(s, c) > commonPrefix(s, best)) {
@@ -1109,31 +1110,6 @@ func suggest(s string, candidates []string) string {
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance (inputs are short field names;
-// long inputs are cut so that a fuzzed key cannot make this slow).
-func editDistance(a, b string) int {
-	if len(a) > 64 {
-		a = a[:64]
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // commonPrefix returns the length of the common prefix of a and b.

@@ -7,14 +7,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/burstbench/burst/internal/signals"
 )
 
 // Exit codes of a worker process.
 const (
-	ExitOK        = 0   // graceful stop
-	ExitRunFailed = 1   // could not run
-	ExitBadConfig = 2   // invalid configuration
-	ExitForced    = 130 // a second signal before the graceful stop finished
+	ExitOK        = 0                  // graceful stop
+	ExitRunFailed = 1                  // could not run
+	ExitBadConfig = 2                  // invalid configuration
+	ExitForced    = signals.ExitForced // a second signal before the graceful stop finished
 )
 
 // Main parses args and the environment (getenv; nil means os.Getenv), runs

@@ -13,13 +13,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/burstbench/burst/internal/signals"
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/burstbench/burst/fakeinference"
 	"sigs.k8s.io/yaml"
@@ -36,17 +35,8 @@ const (
 const configEnv = "FAKEINFERENCE_CONFIG"
 
 func main() {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := signals.Context(os.Stderr, "fakeinference: %v: stopping: finishing in-flight requests (signal again to exit now)", "")
 	defer cancel()
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sig
-		fmt.Fprintln(os.Stderr, "fakeinference: stopping: finishing in-flight requests (signal again to exit now)")
-		cancel()
-		<-sig
-		os.Exit(130)
-	}()
 	os.Exit(run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
 }
 

@@ -10,28 +10,17 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"github.com/burstbench/burst/internal/signals"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/burstbench/burst/worker"
 )
 
 func main() {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := signals.Context(os.Stderr, "worker: %v: stopping gracefully (a second signal exits at once)",
+		"worker: second signal: exiting now; unfinished tasks stay pending for reclaim")
 	defer cancel()
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		s := <-sig
-		fmt.Fprintf(os.Stderr, "worker: %v: stopping gracefully (a second signal exits at once)\n", s)
-		cancel()
-		<-sig
-		fmt.Fprintln(os.Stderr, "worker: second signal: exiting now; unfinished tasks stay pending for reclaim")
-		os.Exit(worker.ExitForced)
-	}()
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stderr))
 }
 

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/burstbench/burst/internal/signals"
 )
 
 // Version is set at build time with -ldflags "-X github.com/burstbench/burst/internal/cli.Version=…".
@@ -26,17 +26,8 @@ type Streams struct {
 // first SIGINT/SIGTERM cancels the context (runs stop and still write their
 // results); a second one exits at once with 130.
 func Main() int {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := signals.Context(os.Stderr, "burst: %v: stopping (press Ctrl-C again to exit now)", "")
 	defer cancel()
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sig
-		fmt.Fprintln(os.Stderr, "burst: interrupted, stopping (press Ctrl-C again to exit now)")
-		cancel()
-		<-sig
-		os.Exit(130)
-	}()
 	err := Run(ctx, os.Args[1:], Streams{Out: os.Stdout, Err: os.Stderr})
 	if err != nil && !errors.Is(err, errSilent) {
 		fmt.Fprintf(os.Stderr, "burst: %v\n", err)

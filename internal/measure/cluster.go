@@ -40,7 +40,6 @@ const (
 type podTimes struct {
 	name                                     string
 	created, scheduled, started, ready, gone time.Time
-	deleting                                 time.Time
 }
 
 func clusterScaling(sum *results.Summary, in Input, t0, lastFinish time.Time) {
@@ -83,8 +82,6 @@ func clusterScaling(sum *results.Summary, in Input, t0, lastFinish time.Time) {
 				set(&p.started)
 			case "ready":
 				set(&p.ready)
-			case "deleting":
-				set(&p.deleting)
 			case "deleted":
 				set(&p.gone)
 			}
@@ -170,14 +167,21 @@ func clusterScaling(sum *results.Summary, in Input, t0, lastFinish time.Time) {
 	s.PeakReadyMs = rel(peakAt)
 	s.MaxReplicas = results.I(max(most, peak))
 
-	// Scale-down: last ack → replicas back at min.
-	if !lastFinish.IsZero() {
-		for _, r := range reps {
-			if !r.at.Before(lastFinish) && r.spec <= min && r.have <= min {
-				s.ScaleDownMs = results.F(results.Ms(r.at.Sub(lastFinish)))
-				break
+	// Scale-down: last ack → replicas back at min: the Deployment's spec at
+	// min for good and the last surplus pod gone (a pod told to stop while
+	// it finishes in-flight tasks still counts until it is deleted).
+	if !lastFinish.IsZero() && len(reps) > 0 && reps[len(reps)-1].spec <= min {
+		var atMin time.Time
+		for i := len(reps) - 1; i >= 0 && reps[i].spec <= min; i-- {
+			atMin = reps[i].at
+		}
+		back := atMin
+		for _, p := range pods {
+			if !p.gone.IsZero() && p.gone.After(t0) && p.gone.After(back) {
+				back = p.gone
 			}
 		}
+		s.ScaleDownMs = results.F(max(0, results.Ms(back.Sub(lastFinish))))
 	}
 
 	// Replica-seconds: status.replicas integrated over the window from t0.
@@ -224,18 +228,15 @@ func clusterScaling(sum *results.Summary, in Input, t0, lastFinish time.Time) {
 	}
 	s.Flaps = results.I(flaps)
 
-	// Pods killed while holding tasks: a pod that went away while its
-	// consumer still had pending entries in the next Redis sample.
+	// Pods killed while holding tasks: a pod that was deleted while its
+	// consumer still had pending entries (in the first Redis sample after
+	// the deletion) left unfinished work behind for reclaim.
 	killed := 0
 	for _, p := range pods {
-		end := p.deleting
-		if end.IsZero() {
-			end = p.gone
-		}
-		if end.IsZero() || end.Before(t0) {
+		if p.gone.IsZero() || p.gone.Before(t0) {
 			continue
 		}
-		if pendingAfter(in.Events, p.name, firstNonZero(p.gone, end)) > 0 {
+		if pendingAfter(in.Events, p.name, p.gone) > 0 {
 			killed++
 		}
 	}
@@ -247,15 +248,6 @@ func clusterScaling(sum *results.Summary, in Input, t0, lastFinish time.Time) {
 
 	sum.Waterfall = waterfall(in, pods, specChanges(reps), polls, t0)
 	sum.Notes = append(sum.Notes, "timestamps are watch-event arrival times on the harness clock (ms); kind nodes share the host clock, on a real cluster worker records use the node clocks")
-}
-
-func firstNonZero(ts ...time.Time) time.Time {
-	for _, t := range ts {
-		if !t.IsZero() {
-			return t
-		}
-	}
-	return time.Time{}
 }
 
 // pendingAfter returns the consumer's pending count in the first Redis sample

@@ -42,6 +42,9 @@ type ClusterOptions struct {
 	APIKey string
 }
 
+// workerSelector selects the worker pods deploy renders.
+const workerSelector = "app.kubernetes.io/name=" + deploy.DefaultWorkerName + ",app.kubernetes.io/part-of=burst"
+
 // ErrNotUp reports that the cluster lacks what `burst up` installs.
 var ErrNotUp = errors.New("the cluster is not ready: run `burst up` first")
 
@@ -167,7 +170,7 @@ func Cluster(ctx context.Context, o Options, co ClusterOptions) (*results.Run, e
 		soName = deploy.DefaultWorkerName
 	}
 	kw := &observe.KubeWatch{Client: target.Clientset, Dynamic: client.Dynamic, Namespace: ns, Deployment: deploy.DefaultWorkerName,
-		PodSelector: "app.kubernetes.io/name=" + deploy.DefaultWorkerName + ",app.kubernetes.io/part-of=burst", ScaledObject: soName, Timeline: tl}
+		PodSelector: workerSelector, ScaledObject: soName, Timeline: tl}
 	if err := kw.Start(wctx); err != nil {
 		return nil, err
 	}
@@ -305,8 +308,14 @@ func waitScaleDown(ctx context.Context, o *Options, t *cluster.Target, ns string
 			if d.Spec.Replicas != nil {
 				spec = *d.Spec.Replicas
 			}
-			bar.Status("%d replicas (min %d)", d.Status.Replicas, min)
-			if spec <= min && d.Status.Replicas <= min {
+			// Terminating pods still finish in-flight work: wait until they are gone.
+			pods, perr := t.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: workerSelector})
+			n := int32(-1)
+			if perr == nil {
+				n = int32(len(pods.Items))
+			}
+			bar.Status("%d replicas, %d pods (min %d)", d.Status.Replicas, n, min)
+			if spec <= min && d.Status.Replicas <= min && n >= 0 && n <= min {
 				bar.Done(nil)
 				return nil
 			}
