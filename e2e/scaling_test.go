@@ -69,7 +69,7 @@ func TestSpike50FromZeroLagPending(t *testing.T) {
 			if len(s.Waterfall) == 0 || s.Waterfall[0].ReadyMs == nil {
 				t.Errorf("waterfall = %+v, want a row per new pod", s.Waterfall)
 			}
-			if s.Versions.KEDA == "" || s.Versions.Kubernetes == "" || s.Versions.Redis == "" {
+			if s.Versions.KEDA == nil || *s.Versions.KEDA == "" || s.Versions.Kubernetes == nil || *s.Versions.Kubernetes == "" || s.Versions.Redis == "" {
 				t.Errorf("versions = %+v", s.Versions)
 			}
 			return ctx

@@ -41,13 +41,17 @@ type Summary struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// Versions of the parts that ran.
+// Versions of the parts that ran; Kubernetes and KEDA are null on the
+// local target.
 type Versions struct {
-	Burst      string `json:"burst"`
-	Kubernetes string `json:"kubernetes,omitempty"`
-	KEDA       string `json:"keda,omitempty"`
-	Redis      string `json:"redis"`
+	Burst      string  `json:"burst"`
+	Kubernetes *string `json:"kubernetes"`
+	KEDA       *string `json:"keda"`
+	Redis      string  `json:"redis"`
 }
+
+// S returns a pointer to v, for nullable strings.
+func S(v string) *string { return &v }
 
 // Tasks counts tasks by outcome.
 type Tasks struct {

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/burstbench/burst/fakeinference"
 	"github.com/burstbench/burst/internal/redistest"
 )
 
@@ -37,7 +39,7 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 
 // contractFields are the summary.json fields DESIGN.md promises.
 var contractFields = []string{
-	"schema", "run_id", "target", "scenario", "versions.burst", "versions.redis", "started_at", "finished_at",
+	"schema", "run_id", "target", "scenario", "versions.burst", "versions.kubernetes", "versions.keda", "versions.redis", "started_at", "finished_at",
 	"tasks.enqueued", "tasks.completed", "tasks.failed", "tasks.dead_lettered",
 	"ledger.lost", "ledger.duplicated", "ledger.unexpected", "ledger.still_pending", "ledger.valid",
 	"latency_ms.completion.n", "latency_ms.completion.p50", "latency_ms.completion.p95", "latency_ms.completion.p99", "latency_ms.completion.max",
@@ -96,7 +98,7 @@ func TestRunLocalSpike50(t *testing.T) {
 		t.Errorf("summary figures wrong: %s", b)
 	}
 	// Scaling figures do not apply to the local target: null, never 0.
-	for _, f := range []string{"scaling.activation_ms", "scaling.first_ready_ms", "scaling.peak_replicas", "scaling.scale_down_ms", "scaling.flaps", "scaling.expected_first_ready_ms"} {
+	for _, f := range []string{"versions.kubernetes", "versions.keda", "scaling.activation_ms", "scaling.first_ready_ms", "scaling.peak_replicas", "scaling.scale_down_ms", "scaling.flaps", "scaling.expected_first_ready_ms"} {
 		if v := get(f); v != nil {
 			t.Errorf("%s = %v on the local target, want null", f, v)
 		}
@@ -191,5 +193,40 @@ func TestLintSeedArticleWarns(t *testing.T) {
 func TestExitCode(t *testing.T) {
 	if exitCode(nil) != 0 || exitCode(errors.New("x")) != 1 || exitCode(withCode(4, errors.New("x"))) != 4 {
 		t.Error("exitCode mapping wrong")
+	}
+}
+
+// A real OpenAI-compatible endpoint instead of the in-process fake server:
+// here a separately started fakeinference server that serves another model
+// name, which the workers must send.
+func TestRunLocalRealEndpoint(t *testing.T) {
+	cfg, err := fakeinference.Preset("instant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Model = "meta-llama/Llama-3.1-8B-Instruct"
+	fake, err := fakeinference.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(fake.Handler())
+	defer ts.Close()
+	defer fake.Close()
+	srv := redistest.Start(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	out, errOut, code := runCLI(t, "run", "--target", "local", "--profile", "spike-50", "--workers", "1", "--redis", srv.Addr,
+		"--inference-endpoint", ts.URL+"/v1", "--model", cfg.Model, "--run-dir", dir, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if strings.Contains(errOut, "fake inference server (preset") {
+		t.Errorf("a fake server was started although an endpoint was given:\n%s", errOut)
+	}
+	if !strings.Contains(out, "50 enqueued · 50 completed") {
+		t.Errorf("tasks did not complete against the endpoint:\n%s", out)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if !strings.Contains(string(b), `"endpoint": "`+ts.URL+`/v1"`) || !strings.Contains(string(b), `"model": "meta-llama/Llama-3.1-8B-Instruct"`) {
+		t.Errorf("summary.json does not record the endpoint and model:\n%s", b)
 	}
 }

@@ -214,7 +214,7 @@ func Cluster(ctx context.Context, o Options, co ClusterOptions) (*results.Run, e
 	redisV, _ := q.ServerVersion(context.WithoutCancel(ctx))
 	kubeV, _ := target.ServerVersion(context.WithoutCancel(ctx))
 	in := measure.Input{RunID: runID, Target: target.Type,
-		Versions: results.Versions{Burst: o.Version, Kubernetes: kubeV, KEDA: kedaV, Redis: redisV},
+		Versions: results.Versions{Burst: o.Version, Kubernetes: results.S(kubeV), KEDA: results.S(kedaV), Redis: redisV},
 		Cluster:  &measure.ClusterInput{ObservedStart: observedStart, ObservedEnd: observedEnd, InitialReplicas: initial},
 		Alarms:   alarms}
 	return finish(ctx, &o, q, collected{started: started, report: rep, timeline: tl}, in, dir)
