@@ -294,6 +294,9 @@ type Row struct {
 	Breaches    []string
 	// LedgerInvalid counts repeats that lost a task or saw an unexpected one.
 	LedgerInvalid int
+	// Undrained counts repeats that did not finish every task (drain null):
+	// their cost covers only part of the work.
+	Undrained int
 	// Pareto is true when no other row is at least as good on both cost and
 	// completion p95 and better on one.
 	Pareto bool
@@ -301,9 +304,9 @@ type Row struct {
 	set int // position of the row's set, for ordering
 }
 
-// Eligible reports whether the row can be recommended: every repeat passed
-// its SLOs with a valid ledger.
-func (r *Row) Eligible() bool { return r.SLOBreached == 0 && r.LedgerInvalid == 0 }
+// Eligible reports whether the row can be recommended: every repeat
+// drained and passed its SLOs with a valid ledger.
+func (r *Row) Eligible() bool { return r.SLOBreached == 0 && r.LedgerInvalid == 0 && r.Undrained == 0 }
 
 // Comparison is a table of configurations with their figures, the Pareto
 // front of cost against completion p95 and a recommendation.
@@ -386,6 +389,9 @@ func Compare(sets []RunSet) (*Comparison, error) {
 			}
 			if !s.Ledger.Valid {
 				row.LedgerInvalid++
+			}
+			if s.DrainMs == nil {
+				row.Undrained++
 			}
 		}
 		row.Breaches = slices.Sorted(maps.Keys(breached))
@@ -644,14 +650,16 @@ func (c *Comparison) recommend() {
 		}
 	}
 	line := strings.Join(parts, "; ")
-	if line == "" {
+	if line == "" && len(eligible) == 1 {
+		line = fmt.Sprintf("#%d (%s) is the only eligible configuration", eligible[0].Index, eligible[0].Label)
+	} else if line == "" {
 		line = "every eligible configuration ties"
 	}
 	if len(front) > 0 {
 		line += fmt.Sprintf("; Pareto front (%s vs completion p95): %s", figure(c.CostKey).Name, strings.Join(front, ", "))
 	}
 	if n := len(c.Rows) - len(eligible); n > 0 {
-		line += fmt.Sprintf("; %d configuration(s) excluded for breached SLOs or an invalid ledger", n)
+		line += fmt.Sprintf("; %d configuration(s) excluded for breached SLOs, an invalid ledger or no drain", n)
 	}
 	c.Recommendation = line
 }
@@ -714,6 +722,9 @@ func (r *Row) gates() string {
 	}
 	if r.LedgerInvalid > 0 {
 		parts = append(parts, fmt.Sprintf("ledger invalid %d/%d", r.LedgerInvalid, len(r.Runs)))
+	}
+	if r.Undrained > 0 {
+		parts = append(parts, fmt.Sprintf("not drained %d/%d", r.Undrained, len(r.Runs)))
 	}
 	if len(parts) == 0 {
 		return "pass"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -458,5 +459,40 @@ func TestLoadSets(t *testing.T) {
 	}
 	if _, err := LoadSets([]string{t.TempDir()}); err == nil || !strings.Contains(err.Error(), "no run directory") {
 		t.Errorf("LoadSets of an empty dir: %v, want 'no run directory'", err)
+	}
+}
+
+// A configuration that left tasks behind costs less only because it did
+// less work: it must not win on cost.
+func TestCompareUndrainedRowCannotWin(t *testing.T) {
+	set := RunSet{Name: "s"}
+	drained := fakeRun{config: cfg("4", "1"), start: 0, replicas: 1, drain: 20000, p95: 18000, usd: 0.01}
+	stuck := fakeRun{config: cfg("1", "1"), start: 1, replicas: 1, drain: 0, p95: 0, usd: 0}
+	set.Runs = append(set.Runs, &Run{Summary: drained.summary()})
+	s := stuck.summary()
+	s.DrainMs, s.Tasks.Completed, s.LatencyMs = nil, 0, Latencies{}
+	set.Runs = append(set.Runs, &Run{Summary: s})
+	c, err := Compare([]RunSet{set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var undrained *Row
+	for _, r := range c.Rows {
+		if r.Undrained > 0 {
+			undrained = r
+		}
+	}
+	if undrained == nil || undrained.Eligible() {
+		t.Fatalf("undrained row = %+v, want one that is not eligible", undrained)
+	}
+	if strings.Contains(c.Recommendation, fmt.Sprintf("#%d (", undrained.Index)) || !strings.Contains(c.Recommendation, "is the only eligible configuration") {
+		t.Errorf("recommendation = %q, want only the drained row named", c.Recommendation)
+	}
+	var b bytes.Buffer
+	if err := c.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "not drained 1/1") {
+		t.Errorf("table does not mark the undrained row:\n%s", b.String())
 	}
 }

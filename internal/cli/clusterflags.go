@@ -46,11 +46,11 @@ func (f *clusterFlags) register(fl *pflag.FlagSet, installFlags bool) {
 	fl.StringVar(&f.kubeContext, "context", "", "kubeconfig context of an existing cluster")
 	fl.StringVar(&f.namespace, "namespace", "", "namespace of Redis, the fake inference server and the workers (default: the scenario's, else burst)")
 	fl.StringVar(&f.workerImage, "worker-image", "", "worker image reference instead of building it from this repository (required on non-kind clusters)")
-	fl.StringVar(&f.fakeImage, "fakeinference-image", "", "fake inference image reference instead of building it")
 	fl.StringVar(&f.repoRoot, "repo-root", ".", "burst source tree to build the worker and fakeinference images from")
 	if !installFlags {
 		return
 	}
+	fl.StringVar(&f.fakeImage, "fakeinference-image", "", "fake inference image reference instead of building it")
 	fl.StringVar(&f.kindConfig, "kind-config", "kind-config.yaml", "kind config file (ignored when it does not exist)")
 	fl.StringVar(&f.nodeImage, "node-image", "", "kind node image (default $"+cluster.EnvNodeImage+", else kind's default)")
 	fl.StringVar(&f.kedaVersion, "keda-version", "", "KEDA version to install (default $BURST_KEDA_VERSION, else "+deploy.DefaultKEDAVersion+")")
@@ -97,8 +97,7 @@ func (f *clusterFlags) upOptions(log io.Writer) deploy.UpOptions {
 
 // runnerOptions turns the flags into the cluster runner's options.
 func (f *clusterFlags) runnerOptions(sc *scenario.Scenario) runner.ClusterOptions {
-	co := runner.ClusterOptions{KindName: f.name, Namespace: f.namespace, WorkerImage: f.workerImage,
-		FakeInferenceImage: f.fakeImage, RepoRoot: f.repoRoot}
+	co := runner.ClusterOptions{KindName: f.name, Namespace: f.namespace, WorkerImage: f.workerImage, RepoRoot: f.repoRoot}
 	if f.existing() {
 		co.Connect = cluster.ConnectOptions{Kubeconfig: f.kubeconfig, Context: f.kubeContext}
 	}

@@ -33,9 +33,9 @@ type ClusterOptions struct {
 	Connect  cluster.ConnectOptions
 	// Namespace holds Redis, the fake server and the workers.
 	Namespace string
-	// WorkerImage and FakeInferenceImage skip building the images.
-	WorkerImage        string
-	FakeInferenceImage string
+	// WorkerImage skips building the worker image (the fake server is the
+	// one `burst up` deployed).
+	WorkerImage string
 	// RepoRoot is the source tree the images are built from.
 	RepoRoot string
 	// APIKey is passed to the workers for a real endpoint (stored in a Secret).
