@@ -116,8 +116,12 @@ func (c *Client) Reset(ctx context.Context) error {
 func (c *Client) Enqueue(ctx context.Context, tasks []Task) ([]string, error) {
 	pipe := c.rdb.Pipeline()
 	cmds := make([]*redis.StringCmd, len(tasks))
+	args := &redis.XAddArgs{Stream: c.keys.Stream, MaxLen: c.maxLen, Approx: c.maxLen > 0}
+	buf := make([]any, 0, 18)
 	for i, t := range tasks {
-		cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: c.keys.Stream, Values: t.Values(), MaxLen: c.maxLen, Approx: c.maxLen > 0})
+		// XAdd copies the values into the queued command, so one buffer serves.
+		args.Values = t.appendValues(buf[:0])
+		cmds[i] = pipe.XAdd(ctx, args)
 	}
 	_, err := pipe.Exec(ctx)
 	ids := make([]string, 0, len(tasks))

@@ -75,8 +75,12 @@ const (
 )
 
 // Values encodes the task as stream entry fields.
-func (t Task) Values() []any {
-	return []any{
+func (t Task) Values() []any { return t.appendValues(make([]any, 0, 18)) }
+
+// appendValues appends the task's fields to buf; the generator reuses one
+// buffer per pipeline (go-redis copies the values when the command is queued).
+func (t Task) appendValues(buf []any) []any {
+	return append(buf,
 		fTaskID, t.ID,
 		fRun, t.Run,
 		fSeq, t.Seq,
@@ -86,7 +90,7 @@ func (t Task) Values() []any {
 		fPriority, t.Priority,
 		fIntendedNS, t.Intended.UnixNano(),
 		fSentNS, t.Sent.UnixNano(),
-	}
+	)
 }
 
 // ParseTask decodes a task stream entry. A malformed entry (a poison message)
