@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/burstbench/burst/internal/loadgen"
 	"github.com/burstbench/burst/internal/signals"
 )
 
@@ -26,6 +28,9 @@ type Streams struct {
 // first SIGINT/SIGTERM cancels the context (runs stop and still write their
 // results); a second one exits at once with 130.
 func Main() int {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(loadgen.GCPercent)
+	}
 	ctx, cancel := signals.Context(os.Stderr, "burst: %v: stopping (press Ctrl-C again to exit now)", "")
 	defer cancel()
 	err := Run(ctx, os.Args[1:], Streams{Out: os.Stdout, Err: os.Stderr})

@@ -59,7 +59,13 @@ type Task struct {
 }
 
 // TaskID returns the canonical task id for a run and a schedule position.
-func TaskID(run string, seq int64) string { return fmt.Sprintf("%s-%06d", run, seq) }
+func TaskID(run string, seq int64) string {
+	digits := strconv.FormatInt(seq, 10)
+	if len(digits) < 6 {
+		digits = "000000"[len(digits):] + digits
+	}
+	return run + "-" + digits
+}
 
 // Task field names in the stream entry.
 const (
@@ -74,11 +80,13 @@ const (
 	fSentNS       = "sent_ns"
 )
 
-// Values encodes the task as stream entry fields.
-func (t Task) Values() []any { return t.appendValues(make([]any, 0, 18)) }
+// taskFields is the number of field names and values of a task entry.
+const taskFields = 18
 
-// appendValues appends the task's fields to buf; the generator reuses one
-// buffer per pipeline (go-redis copies the values when the command is queued).
+// Values encodes the task as stream entry fields.
+func (t Task) Values() []any { return t.appendValues(make([]any, 0, taskFields)) }
+
+// appendValues appends the task's fields to buf.
 func (t Task) appendValues(buf []any) []any {
 	return append(buf,
 		fTaskID, t.ID,
