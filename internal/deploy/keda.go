@@ -186,18 +186,25 @@ func KEDAVersionOf(d *appsv1.Deployment) string {
 // images are pinned versions, and loaded images must not be pulled).
 func LoadKEDAManifest(ctx context.Context, o KEDAOptions) ([]*unstructured.Unstructured, error) {
 	o = o.WithDefaults()
-	raw, err := ReadManifest(ctx, o.Manifest)
+	return loadInstallManifest(ctx, o.Manifest, "a KEDA install manifest", o.Images)
+}
+
+// loadInstallManifest reads and decodes an install manifest (a file or URL)
+// that must hold a Deployment, applies the image overrides and turns
+// imagePullPolicy Always into IfNotPresent.
+func loadInstallManifest(ctx context.Context, src, what string, images []string) ([]*unstructured.Unstructured, error) {
+	raw, err := ReadManifest(ctx, src)
 	if err != nil {
 		return nil, err
 	}
 	objs, err := Decode(raw)
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", o.Manifest, err)
+		return nil, fmt.Errorf("manifest %s: %w", src, err)
 	}
 	if len(ofKind(objs, "Deployment")) == 0 {
-		return nil, fmt.Errorf("manifest %s has no Deployment: is it a KEDA install manifest?", o.Manifest)
+		return nil, fmt.Errorf("manifest %s has no Deployment: is it %s?", src, what)
 	}
-	OverrideImages(objs, o.Images)
+	OverrideImages(objs, images)
 	SetPullPolicy(objs, "Always", "IfNotPresent")
 	return objs, nil
 }

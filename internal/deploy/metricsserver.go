@@ -93,21 +93,14 @@ type MetricsServerStatus struct {
 // image override, IfNotPresent pulls, --kubelet-insecure-tls when asked.
 func LoadMetricsServerManifest(ctx context.Context, o MetricsServerOptions) ([]*unstructured.Unstructured, error) {
 	o = o.WithDefaults()
-	raw, err := ReadManifest(ctx, o.Manifest)
+	var images []string
+	if o.Image != "" {
+		images = []string{o.Image}
+	}
+	objs, err := loadInstallManifest(ctx, o.Manifest, "a metrics-server manifest", images)
 	if err != nil {
 		return nil, err
 	}
-	objs, err := Decode(raw)
-	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", o.Manifest, err)
-	}
-	if len(ofKind(objs, "Deployment")) == 0 {
-		return nil, fmt.Errorf("manifest %s has no Deployment: is it a metrics-server manifest?", o.Manifest)
-	}
-	if o.Image != "" {
-		OverrideImages(objs, []string{o.Image})
-	}
-	SetPullPolicy(objs, "Always", "IfNotPresent")
 	if o.KubeletInsecureTLS {
 		eachContainer(ofKind(objs, "Deployment"), func(_ *unstructured.Unstructured, c map[string]any) {
 			if c["name"] != "metrics-server" {
