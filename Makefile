@@ -34,7 +34,7 @@ e2e: ## end-to-end tests on a real kind cluster with KEDA (needs Docker; see REA
 	$(GO) test -tags e2e -count=1 -timeout 60m -v ./e2e/...
 
 .PHONY: e2e-infra
-e2e-infra: ## infrastructure checks on the kind cluster $$BURST_E2E_CLUSTER (default burst-dev, kept afterwards)
+e2e-infra: ## infrastructure checks on the kind cluster named by BURST_E2E_CLUSTER (default burst-dev, kept afterwards)
 	$(GO) test -tags e2e -count=1 -timeout 30m -v ./internal/cluster/ ./internal/deploy/
 
 .PHONY: up
