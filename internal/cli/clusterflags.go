@@ -31,6 +31,7 @@ type clusterFlags struct {
 	reinstallKEDA  bool
 	metricsServer  string
 	noMetrics      bool
+	noFake         bool
 	redisImage     string
 	workerImage    string
 	fakeImage      string
@@ -60,6 +61,7 @@ func (f *clusterFlags) register(fl *pflag.FlagSet, installFlags bool) {
 	fl.BoolVar(&f.reinstallKEDA, "reinstall-keda", false, "apply burst's pinned KEDA manifest even when a KEDA is already installed")
 	fl.StringVar(&f.metricsServer, "metrics-server-manifest", "", "metrics-server manifest, file or URL (default $BURST_METRICS_SERVER_MANIFEST, else the release manifest)")
 	fl.BoolVar(&f.noMetrics, "no-metrics-server", false, "skip metrics-server (only the cpu trigger needs it)")
+	fl.BoolVar(&f.noFake, "no-fakeinference", false, "do not deploy the fake inference server (every run names a real --inference-endpoint)")
 	fl.StringVar(&f.redisImage, "redis-image", "", "Redis image (default $BURST_REDIS_IMAGE, else "+deploy.DefaultRedisImage+")")
 	fl.StringVar(&f.preset, "preset", "h200-8b", "fake inference server preset at start (each run sets its scenario's preset)")
 	fl.BoolVar(&f.retain, "retain", false, "keep the node containers when cluster creation fails, for debugging")
@@ -79,6 +81,7 @@ func (f *clusterFlags) upOptions(log io.Writer) deploy.UpOptions {
 		KEDA:               deploy.KEDAOptions{Version: f.kedaVersion, Manifest: f.kedaManifest, Images: f.kedaImages, NoInstall: f.noInstallKEDA, Reinstall: f.reinstallKEDA},
 		MetricsServer:      deploy.MetricsServerOptions{Manifest: f.metricsServer},
 		SkipMetricsServer:  f.noMetrics,
+		SkipFakeInference:  f.noFake,
 		Redis:              deploy.RedisOptions{Image: f.redisImage},
 		FakeInference:      deploy.FakeInferenceOptions{Preset: f.preset},
 	}

@@ -58,8 +58,11 @@ Every knob also reads the BURST_* environment variables (see README, "Sandbox").
 				}
 				return err
 			}
-			fmt.Fprintf(s.Out, "ready: %s %s, %s, Redis at %s, fake inference at %s\n",
-				stack.Target.Type, stack.Target.Name, stack.KEDA, stack.RedisAddr(), stack.FakeInferenceURL())
+			fake := "fake inference at " + stack.FakeInferenceURL()
+			if f.noFake {
+				fake = "no fake inference server (runs need --inference-endpoint)"
+			}
+			fmt.Fprintf(s.Out, "ready: %s %s, %s, Redis at %s, %s\n", stack.Target.Type, stack.Target.Name, stack.KEDA, stack.RedisAddr(), fake)
 			return nil
 		},
 	}
