@@ -53,7 +53,7 @@ func (f *clusterFlags) register(fl *pflag.FlagSet, installFlags bool) {
 	}
 	fl.StringVar(&f.fakeImage, "fakeinference-image", "", "fake inference image reference instead of building it")
 	fl.StringVar(&f.kindConfig, "kind-config", "kind-config.yaml", "kind config file (ignored when it does not exist)")
-	fl.StringVar(&f.nodeImage, "node-image", "", "kind node image (default $"+cluster.EnvNodeImage+", else kind's default)")
+	fl.StringVar(&f.nodeImage, "node-image", "", "kind node image (default $"+cluster.EnvNodeImage+", else "+cluster.DefaultNodeImage+")")
 	fl.StringVar(&f.kedaVersion, "keda-version", "", "KEDA version to install (default $BURST_KEDA_VERSION, else "+deploy.DefaultKEDAVersion+")")
 	fl.StringVar(&f.kedaManifest, "keda-manifest", "", "KEDA install manifest, file or URL (default $BURST_KEDA_MANIFEST, else the release manifest)")
 	fl.StringArrayVar(&f.kedaImages, "keda-image", nil, "override a KEDA image by repository name, e.g. mirror.local/kedacore/keda:v2.20.2 (repeatable; default $BURST_KEDA_IMAGES)")

@@ -33,6 +33,11 @@ const DefaultWait = 5 * time.Minute
 // image when Options.NodeImage is empty (the sandbox exports it).
 const EnvNodeImage = "BURST_KIND_NODE_IMAGE"
 
+// DefaultNodeImage is the node image used when neither Options.NodeImage nor
+// $BURST_KIND_NODE_IMAGE is set. kind v0.33's own default runs Kubernetes
+// 1.37, which the pinned KEDA (v2.20, Kubernetes 1.33–1.35) does not support.
+const DefaultNodeImage = "kindest/node:v1.34.0"
+
 // Options configure Create.
 type Options struct {
 	// Name is the kind cluster name; empty means DefaultName.
@@ -42,7 +47,7 @@ type Options struct {
 	// favour of Name.
 	ConfigPath string
 	// NodeImage is the node image; empty means $BURST_KIND_NODE_IMAGE, and
-	// when that is unset too, kind's built-in default (pulled on first use).
+	// when that is unset too, DefaultNodeImage (pulled on first use).
 	// It overrides every node's image in the config file.
 	NodeImage string
 	// Wait bounds the wait for the nodes to be Ready and CoreDNS Available;
@@ -64,6 +69,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.NodeImage == "" {
 		o.NodeImage = os.Getenv(EnvNodeImage)
+	}
+	if o.NodeImage == "" {
+		o.NodeImage = DefaultNodeImage
 	}
 	if o.Wait == 0 {
 		o.Wait = DefaultWait
