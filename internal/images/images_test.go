@@ -201,9 +201,6 @@ func TestWriteTarballKeepsExisting(t *testing.T) {
 // TestBuild compiles a tiny main package in a throwaway module, the way Build
 // compiles cmd/worker and cmd/fakeinference.
 func TestBuild(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compiles a binary")
-	}
 	t.Parallel()
 	root := t.TempDir()
 	write := func(p, s string) {
