@@ -66,23 +66,32 @@ func TestChatStreamingMatchesLatencyModel(t *testing.T) {
 		ttftTol = 15 * time.Millisecond
 		itlTol  = 3 * time.Millisecond
 	)
-	_, _, client := start(t, instant(t, func(c *fakeinference.Config) {
-		c.PrefillOverhead, c.InterTokenLatency = ttft, itl
-	}))
+	for _, mode := range streamModes {
+		t.Run(string(mode), func(t *testing.T) {
+			_, _, client := startMode(t, instant(t, func(c *fakeinference.Config) {
+				c.PrefillOverhead, c.InterTokenLatency = ttft, itl
+			}), mode)
+			checkStreamTiming(t, client, ttft, itl, tokens, ttftTol, itlTol)
+		})
+	}
+}
+
+func checkStreamTiming(t *testing.T, client openai.Client, ttft, itl time.Duration, tokens int, ttftTol, itlTol time.Duration) {
+	t.Helper()
 	var ttfts, gaps []time.Duration
 	for i := range 3 {
-		st := streamChat(context.Background(), client, chatParams(tokens, "time me"))
+		st := streamChat(context.Background(), client, chatParams(int64(tokens), "time me"))
 		if st.streamErr != nil {
 			t.Fatalf("request %d: stream error: %v", i, st.streamErr)
 		}
-		if st.tokens != tokens || !st.sawUsage || st.usage.CompletionTokens != tokens || st.finish != "length" {
+		if st.tokens != tokens || !st.sawUsage || st.usage.CompletionTokens != int64(tokens) || st.finish != "length" {
 			t.Fatalf("request %d: tokens %d, usage %+v (seen %v), finish %q; want %d tokens, usage in the last chunk, length",
 				i, st.tokens, st.usage, st.sawUsage, st.finish, tokens)
 		}
 		if st.ttft < ttft-time.Millisecond {
 			t.Errorf("request %d: TTFT %v is earlier than the model's %v", i, st.ttft, ttft)
 		}
-		if min := ttft + (tokens-1)*itl - time.Millisecond; st.total < min {
+		if min := ttft + time.Duration(tokens-1)*itl - time.Millisecond; st.total < min {
 			t.Errorf("request %d: took %v, less than the model's %v", i, st.total, min)
 		}
 		ttfts = append(ttfts, st.ttft)

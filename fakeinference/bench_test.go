@@ -2,14 +2,12 @@ package fakeinference_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -18,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,13 +25,14 @@ import (
 
 // The fidelity benchmark runs the server in a child process (this test
 // binary, re-executed with benchServerEnv set), so that its CPU time is
-// measured alone (rusage of the child), and drives it with a lean raw-HTTP
-// SSE client: one keep-alive connection per concurrent stream, closed loop.
+// measured alone (rusage of the child), and drives it with a lean client
+// (benchclient_linux_test.go): one epoll loop over one keep-alive connection
+// per concurrent stream, closed loop, raw HTTP/1.1 and SSE parsing.
 //
 //	go test -run '^$' -bench StreamingFidelity -benchtime 1x ./fakeinference/
 var (
 	benchMeasure = flag.Duration("fi.measure", 6*time.Second, "fidelity benchmark: measured time per concurrency level, after one request time of ramp-up")
-	benchSweep   = flag.String("fi.sweep", "100,250,500,1000,1500,2000,3000,4000,6000", "fidelity benchmark: concurrency levels of the sweep, ascending")
+	benchSweep   = flag.String("fi.sweep", "100,250,500,750,1000,1250,1500,2000,3000", "fidelity benchmark: concurrency levels of the sweep, ascending")
 )
 
 const (
@@ -137,76 +135,16 @@ func (c *benchChild) stop(b *testing.B) time.Duration {
 	return c.cmd.ProcessState.UserTime() + c.cmd.ProcessState.SystemTime()
 }
 
-// sseConn is one keep-alive connection that streams requests one at a time.
-type sseConn struct {
-	conn net.Conn
-	br   *bufio.Reader
-	req  []byte
-}
-
 var benchRequest = func() []byte {
 	body := fmt.Sprintf(`{"model":"burst-fake-model","messages":[{"role":"user","content":"bench"}],"stream":true,"max_tokens":%d}`, benchTokens)
 	return []byte("POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: " +
 		strconv.Itoa(len(body)) + "\r\n\r\n" + body)
 }()
 
-var tokenMarker = []byte(`"delta":{"content":`)
+// errNoFidelityClient: the benchmark's client is an epoll loop (Linux only).
+var errNoFidelityClient = errors.New("the fidelity benchmark's client needs Linux (epoll)")
 
-// stream sends one request and calls onToken with the arrival time of each
-// content token. It parses HTTP/1.1 chunked framing by hand: a chunk's arrival
-// is the time its size line was read.
-func (c *sseConn) stream(onToken func(time.Time)) (sent time.Time, err error) {
-	sent = time.Now()
-	if _, err := c.conn.Write(c.req); err != nil {
-		return sent, fmt.Errorf("write request: %w", err)
-	}
-	line, err := c.br.ReadSlice('\n')
-	if err != nil {
-		return sent, fmt.Errorf("read status: %w", err)
-	}
-	if !bytes.HasPrefix(line, []byte("HTTP/1.1 200")) {
-		return sent, fmt.Errorf("status %q", line)
-	}
-	for {
-		line, err = c.br.ReadSlice('\n')
-		if err != nil {
-			return sent, fmt.Errorf("read header: %w", err)
-		}
-		if len(line) <= 2 {
-			break
-		}
-	}
-	done := false
-	for {
-		line, err = c.br.ReadSlice('\n')
-		if err != nil {
-			return sent, fmt.Errorf("read chunk size: %w", err)
-		}
-		now := time.Now()
-		size, err := strconv.ParseUint(string(bytes.TrimSpace(line)), 16, 32)
-		if err != nil {
-			return sent, fmt.Errorf("chunk size %q: %w", line, err)
-		}
-		if size == 0 {
-			if _, err := c.br.Discard(2); err != nil {
-				return sent, err
-			}
-			if !done {
-				return sent, errors.New("stream ended without [DONE]")
-			}
-			return sent, nil
-		}
-		data, err := c.br.Peek(int(size) + 2)
-		if err != nil {
-			return sent, fmt.Errorf("read chunk: %w", err)
-		}
-		for n := bytes.Count(data, tokenMarker); n > 0; n-- {
-			onToken(now)
-		}
-		done = done || bytes.Contains(data, []byte("data: [DONE]"))
-		c.br.Discard(len(data))
-	}
-}
+var tokenMarker = []byte(`"delta":{"content":`)
 
 // fidelity is what one concurrency level measured.
 type fidelity struct {
@@ -218,6 +156,7 @@ type fidelity struct {
 	serverLateP99                    time.Duration // bucket bound of the server's own p99 token lateness
 	serverLateOver                   float64       // fraction of tokens the server wrote > 2 ms late
 	requests, errors                 int
+	firstErr                         error
 }
 
 func (f fidelity) ok() bool {
@@ -246,57 +185,14 @@ func measureFidelity(b *testing.B, concurrency int, measure time.Duration) fidel
 	reqTime := benchTTFT + (benchTokens-1)*benchITL
 	begin := time.Now()
 	t0, t1 := begin.Add(reqTime), begin.Add(reqTime+measure)
-	type result struct {
-		ttftDev, itlDev []time.Duration
-		tokens          int // arrived within [t0, t1]
-		requests, errs  int
+	results, err := runStreams(child.addr, concurrency, reqTime, t0, t1)
+	if err != nil {
+		child.stop(b)
+		if errors.Is(err, errNoFidelityClient) {
+			b.Skip(err)
+		}
+		b.Fatalf("c=%d: %v", concurrency, err)
 	}
-	results := make([]result, concurrency)
-	var wg sync.WaitGroup
-	for w := range concurrency {
-		wg.Go(func() {
-			r := &results[w]
-			time.Sleep(time.Duration(rand.Int64N(int64(reqTime))))
-			conn, err := net.Dial("tcp", child.addr)
-			if err != nil {
-				r.errs++
-				return
-			}
-			defer conn.Close()
-			c := &sseConn{conn: conn, br: bufio.NewReaderSize(conn, 64<<10), req: benchRequest}
-			gaps := make([]time.Duration, 0, benchTokens)
-			for time.Now().Before(t1) {
-				var first, last time.Time
-				gaps = gaps[:0]
-				count := 0
-				sent, err := c.stream(func(at time.Time) {
-					if !at.Before(t0) && !at.After(t1) {
-						r.tokens++
-					}
-					if first.IsZero() {
-						first = at
-					} else {
-						gaps = append(gaps, at.Sub(last))
-					}
-					last = at
-					count++
-				})
-				if err != nil || count != benchTokens {
-					r.errs++
-					return
-				}
-				if sent.Before(t0) {
-					continue // ramp-up
-				}
-				r.requests++
-				r.ttftDev = append(r.ttftDev, abs(first.Sub(sent)-benchTTFT))
-				for _, g := range gaps {
-					r.itlDev = append(r.itlDev, abs(g-benchITL))
-				}
-			}
-		})
-	}
-	wg.Wait()
 	clientCPU := selfCPU() - clientStart
 	lateP99, lateOver := serverLateness(b, child.addr)
 	cpu := child.stop(b)
@@ -311,6 +207,9 @@ func measureFidelity(b *testing.B, concurrency int, measure time.Duration) fidel
 		tokens += r.tokens
 		f.requests += r.requests
 		f.errors += r.errs
+		if r.err != nil && f.firstErr == nil {
+			f.firstErr = r.err
+		}
 	}
 	f.ttftP50, f.ttftP99 = percentile(ttft, 0.50), percentile(ttft, 0.99)
 	f.itlP50, f.itlP99 = percentile(itl, 0.50), percentile(itl, 0.99)
@@ -441,7 +340,7 @@ func BenchmarkStreamingFidelity(b *testing.B) {
 		}
 		b.Log(f)
 		if f.errors > 0 {
-			b.Errorf("%d streams failed", f.errors)
+			b.Errorf("%d streams failed, the first with: %v", f.errors, f.firstErr)
 		}
 		report(b, f)
 	})

@@ -30,7 +30,12 @@
 // [Preset] returns ready-made configurations; [Knobs] lists every key with its
 // help text and environment variable.
 //
+// Streamed tokens are written by a few pacer goroutines that sleep on a
+// timerfd (Linux) until the next deadline, not by a sleeping goroutine per
+// request; with [Server.Serve], or [Server.ConnContext] set on your own
+// http.Server, they write each token's chunk straight to the socket.
+//
 // The package imports no Kubernetes or Redis code; it is used in-process by
-// burst's local target and tests (behind httptest.NewServer(s.Handler())) and
-// as a container by the kind target.
+// burst's local target (Serve on a loopback port) and tests, and as a
+// container by the kind target.
 package fakeinference

@@ -142,7 +142,17 @@ func TestHangEndsWhenServerCloses(t *testing.T) {
 
 func TestStreamCutMidway(t *testing.T) {
 	t.Parallel()
-	_, _, client := start(t, instant(t, func(c *fakeinference.Config) { c.FaultStreamCutRate = 1 }))
+	for _, mode := range streamModes {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			_, _, client := startMode(t, instant(t, func(c *fakeinference.Config) { c.FaultStreamCutRate = 1 }), mode)
+			checkStreamCut(t, client)
+		})
+	}
+}
+
+func checkStreamCut(t *testing.T, client openai.Client) {
+	t.Helper()
 	sawTokens := false
 	for range 20 {
 		st := streamChat(context.Background(), client, chatParams(10, "cut"))

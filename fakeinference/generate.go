@@ -215,7 +215,12 @@ func (s *Server) generate(ep endpoint, w http.ResponseWriter, r *http.Request) i
 	s.metrics.queue.Observe(start.Sub(arrival).Seconds())
 
 	g := genPool.Get().(*genState)
-	defer genPool.Put(g)
+	pooled := true // false once a stream's pacer owns g
+	defer func() {
+		if pooled {
+			genPool.Put(g)
+		}
+	}()
 	g.pcg.Seed(uint64(cfg.Seed), n)
 
 	// Output length and text.
@@ -258,12 +263,17 @@ func (s *Server) generate(ep endpoint, w http.ResponseWriter, r *http.Request) i
 	gen := generation{s: s, cfg: cfg, g: g, ctx: ctx, outLen: outLen, cut: cut}
 	s.metrics.promptTokens.Add(float64(req.promptTokens))
 	if req.stream {
-		status := gen.stream(w, ep, id, model, arrival, first, finish, req.includeUsage, req.promptTokens)
-		if status == http.StatusOK {
-			s.metrics.success.WithLabelValues(finish).Inc()
-			s.metrics.e2e.Observe(time.Since(arrival).Seconds())
+		st, rc, ok := gen.startStream(w, r, ep, id, model, arrival, first, finish, req.includeUsage, req.promptTokens)
+		if !ok {
+			abort()
 		}
-		return status
+		pooled = false
+		if st.serve(ctx, s.done, w, rc) != nil {
+			abort()
+		}
+		s.metrics.success.WithLabelValues(finish).Inc()
+		s.metrics.e2e.Observe(time.Since(arrival).Seconds())
+		return http.StatusOK
 	}
 	if !gen.wait(arrival, first) {
 		abort()
@@ -379,10 +389,10 @@ func (gen *generation) wait(arrival, first time.Time) bool {
 	return true
 }
 
-// stream sends one SSE chunk per token at its deadline. Late tokens are
-// batched into one write. It returns 200, or aborts the connection.
-func (gen *generation) stream(w http.ResponseWriter, ep endpoint, id []byte, model string, arrival, first time.Time, finish string, includeUsage bool, promptTokens int) int {
-	g, m := gen.g, gen.s.metrics
+// startStream writes the response header of a server-sent-event stream and
+// hands the stream to the server's pacer, which writes one chunk per token at
+// its deadline (see pacer.go). From then on the pacer owns gen.g.
+func (gen *generation) startStream(w http.ResponseWriter, r *http.Request, ep endpoint, id []byte, model string, arrival, first time.Time, finish string, includeUsage bool, promptTokens int) (*pacedStream, *http.ResponseController, bool) {
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
@@ -390,25 +400,23 @@ func (gen *generation) stream(w http.ResponseWriter, ep endpoint, id []byte, mod
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	if rc.Flush() != nil {
-		abort()
+		return nil, nil, false
 	}
-
-	created := strconv.AppendInt(nil, time.Now().Unix(), 10)
+	p := gen.s.pacer()
+	if p == nil {
+		return nil, nil, false
+	}
 	modelJSON, _ := json.Marshal(model)
-	head := func(b []byte) []byte {
-		b = append(b, `data: {"id":"`...)
-		b = append(b, id...)
-		if ep == chatEndpoint {
-			b = append(b, `","object":"chat.completion.chunk","created":`...)
-		} else {
-			b = append(b, `","object":"text_completion","created":`...)
-		}
-		b = append(b, created...)
-		b = append(b, `,"model":`...)
-		b = append(b, modelJSON...)
-		return append(b, `,"choices":[`...)
+	st := &pacedStream{
+		gen: *gen, metrics: gen.s.metrics, arrival: arrival, next: first,
+		ep: ep, id: id, created: strconv.AppendInt(nil, time.Now().Unix(), 10), modelJSON: modelJSON,
+		finish: finish, includeUsage: includeUsage, promptTokens: promptTokens,
+		wake: make(chan struct{}, 1),
 	}
-	g.prefix = head(g.prefix[:0])
+	st.conn, st.raw = directConn(r)
+	st.writer = st.rawWrite
+	g := gen.g
+	g.prefix = st.appendHead(g.prefix[:0])
 	if ep == chatEndpoint {
 		g.prefix = append(g.prefix, `{"index":0,"delta":{"content":`...)
 		g.suffix = append(g.suffix[:0], `},"logprobs":null,"finish_reason":null}]}`+"\n\n"...)
@@ -416,94 +424,10 @@ func (gen *generation) stream(w http.ResponseWriter, ep endpoint, id []byte, mod
 		g.prefix = append(g.prefix, `{"index":0,"text":`...)
 		g.suffix = append(g.suffix[:0], `,"logprobs":null,"finish_reason":null}]}`+"\n\n"...)
 	}
-
-	buf := g.buf[:0]
-	defer func() { g.buf = buf[:0] }()
-	if ep == chatEndpoint {
-		buf = head(buf)
-		buf = append(buf, `{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}`+"\n\n"...)
+	if !p.add(st) {
+		return nil, nil, false
 	}
-	if !gen.sleepUntil(first) {
-		abort()
-	}
-	deadline := first
-	var last time.Time // when the previous token was flushed
-	due := g.due[:0]   // deadlines of the tokens in buf, not yet flushed
-	defer func() { g.due = due[:0] }()
-	sent := 0 // tokens flushed
-	flush := func() bool {
-		if _, err := w.Write(buf); err != nil {
-			return false
-		}
-		if rc.Flush() != nil {
-			return false
-		}
-		now := time.Now()
-		for j, d := range due {
-			switch {
-			case last.IsZero():
-				m.ttft.Observe(now.Sub(arrival).Seconds())
-			case j == 0:
-				m.itl.Observe(now.Sub(last).Seconds())
-			default:
-				m.itl.Observe(0) // sent in the same write as the previous token
-			}
-			m.lateness.Observe(now.Sub(d).Seconds())
-			last = now
-		}
-		sent += len(due)
-		due, buf = due[:0], buf[:0]
-		return true
-	}
-	defer func() { m.generationTokens.Add(float64(sent)) }()
-	for i := 0; i < gen.outLen; i++ {
-		if i == gen.cut {
-			if len(due) > 0 {
-				flush()
-			}
-			abort()
-		}
-		buf = append(buf, g.prefix...)
-		buf = append(buf, gen.token(i).json...)
-		buf = append(buf, g.suffix...)
-		due = append(due, deadline)
-		if i == gen.outLen-1 {
-			break
-		}
-		next := deadline.Add(gen.nextGap())
-		if time.Until(next) > 0 {
-			// Send what is due now, then sleep; a token already late when its
-			// predecessor goes out joins it in the same write.
-			if !flush() || !gen.sleepUntil(next) {
-				abort()
-			}
-		}
-		deadline = next
-	}
-	// The last token, the finish chunk, the usage chunk and [DONE] go in one write.
-	buf = head(buf)
-	if ep == chatEndpoint {
-		buf = append(buf, `{"index":0,"delta":{},"logprobs":null,"finish_reason":"`...)
-	} else {
-		buf = append(buf, `{"index":0,"text":"","logprobs":null,"finish_reason":"`...)
-	}
-	buf = append(buf, finish...)
-	buf = append(buf, `"}]}`+"\n\n"...)
-	if includeUsage {
-		buf = head(buf)
-		buf = append(buf, `],"usage":{"prompt_tokens":`...)
-		buf = strconv.AppendInt(buf, int64(promptTokens), 10)
-		buf = append(buf, `,"completion_tokens":`...)
-		buf = strconv.AppendInt(buf, int64(gen.outLen), 10)
-		buf = append(buf, `,"total_tokens":`...)
-		buf = strconv.AppendInt(buf, int64(promptTokens+gen.outLen), 10)
-		buf = append(buf, "}}\n\n"...)
-	}
-	buf = append(buf, "data: [DONE]\n\n"...)
-	if !flush() {
-		abort()
-	}
-	return http.StatusOK
+	return st, rc, true
 }
 
 // responseID returns "chatcmpl-…" or "cmpl-…" with 24 hex digits, unique

@@ -32,15 +32,34 @@ func instant(t *testing.T, edit func(*fakeinference.Config)) fakeinference.Confi
 	return c
 }
 
-// start serves cfg on a loopback httptest server and returns it with an SDK
+// start serves cfg on a loopback httptest server, as Serve does (streamed
+// tokens written straight to the connection), and returns it with an SDK
 // client that never retries.
 func start(t *testing.T, cfg fakeinference.Config) (*fakeinference.Server, *httptest.Server, openai.Client) {
+	return startMode(t, cfg, directMode)
+}
+
+// How a server under test writes streamed tokens.
+type streamMode string
+
+const (
+	directMode streamMode = "direct"          // ConnContext set, as Serve does: straight to the socket
+	writerMode streamMode = "response-writer" // plain Handler(): through the ResponseWriter
+)
+
+var streamModes = []streamMode{directMode, writerMode}
+
+func startMode(t *testing.T, cfg fakeinference.Config, mode streamMode) (*fakeinference.Server, *httptest.Server, openai.Client) {
 	t.Helper()
 	s, err := fakeinference.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ts := httptest.NewServer(s.Handler())
+	ts := httptest.NewUnstartedServer(s.Handler())
+	if mode == directMode {
+		ts.Config.ConnContext = s.ConnContext
+	}
+	ts.Start()
 	t.Cleanup(func() {
 		s.Close() // first: ends hung and running requests that ts.Close would wait for
 		ts.Close()

@@ -46,7 +46,7 @@ func newMetrics(modelName string, sl *slots) *metrics {
 	m.ttft = hist("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds (arrival to first token, queue included).", ttftBuckets)
 	m.itl = hist("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", itlBuckets)
 	m.e2e = hist("vllm:e2e_request_latency_seconds", "Histogram of end to end request latency in seconds.", e2eBuckets)
-	m.lateness = hist("fakeinference_token_lateness_seconds", "Histogram of how late each streamed token was written after its deadline in the latency model: the fake server's own fidelity (high values mean it is CPU-starved).",
+	m.lateness = hist("fakeinference_token_lateness_seconds", "Histogram of how late each streamed token was written after its deadline in the latency model: the fake server's own fidelity (high values mean it is CPU-starved; tokens sent up to 0.3 ms early count in the lowest bucket).",
 		[]float64{0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1})
 	m.queue = hist("vllm:request_queue_time_seconds", "Histogram of time spent in the waiting queue in seconds.", e2eBuckets)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -157,3 +157,38 @@ func TestTokenize(t *testing.T) {
 		}
 	}
 }
+
+func TestClocksWakeAtTheDeadlineAndStopOnClose(t *testing.T) {
+	for name, c := range map[string]clock{"newClock": newClock(), "timer": newTimerClock()} {
+		t.Run(name, func(t *testing.T) {
+			// A later deadline replaced by an earlier one: the earlier counts.
+			c.set(time.Now().Add(time.Hour))
+			deadline := time.Now().Add(5 * time.Millisecond)
+			c.set(deadline)
+			if !c.wait() {
+				t.Fatal("wait returned false before close")
+			}
+			if early := time.Until(deadline); early > 0 {
+				t.Errorf("woke %v before the deadline", early)
+			}
+			// A past deadline fires at once rather than disarming the clock.
+			c.set(time.Now().Add(-time.Second))
+			if !c.wait() {
+				t.Fatal("wait returned false for a past deadline")
+			}
+			done := make(chan bool)
+			c.set(time.Now().Add(time.Hour))
+			go func() { done <- c.wait() }()
+			time.Sleep(10 * time.Millisecond)
+			c.close()
+			select {
+			case ok := <-done:
+				if ok {
+					t.Error("wait returned true after close")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("wait still blocked 5 s after close")
+			}
+		})
+	}
+}

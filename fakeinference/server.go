@@ -40,7 +40,11 @@ type Server struct {
 	isClosed atomic.Bool // done is closed
 
 	inflight atomic.Int64
-	cold     struct {
+	pacing   struct {
+		sync.Mutex
+		p *pacer // started by the first streaming request
+	}
+	cold struct {
 		sync.Mutex
 		warm       bool
 		readyAt    time.Time
@@ -116,6 +120,7 @@ func (s *Server) Close() {
 	s.closed.Do(func() {
 		s.isClosed.Store(true)
 		close(s.done)
+		s.stopPacer()
 	})
 }
 
@@ -128,6 +133,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnContext:       s.ConnContext,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

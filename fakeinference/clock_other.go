@@ -1,0 +1,5 @@
+//go:build !linux
+
+package fakeinference
+
+func newClock() clock { return newTimerClock() }
