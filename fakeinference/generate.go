@@ -415,15 +415,7 @@ func (gen *generation) startStream(w http.ResponseWriter, r *http.Request, ep en
 	}
 	st.conn, st.raw = directConn(r)
 	st.writer = st.rawWrite
-	g := gen.g
-	g.prefix = st.appendHead(g.prefix[:0])
-	if ep == chatEndpoint {
-		g.prefix = append(g.prefix, `{"index":0,"delta":{"content":`...)
-		g.suffix = append(g.suffix[:0], `},"logprobs":null,"finish_reason":null}]}`+"\n\n"...)
-	} else {
-		g.prefix = append(g.prefix, `{"index":0,"text":`...)
-		g.suffix = append(g.suffix[:0], `,"logprobs":null,"finish_reason":null}]}`+"\n\n"...)
-	}
+	st.prepareChunks()
 	if !p.add(st) {
 		return nil, nil, false
 	}

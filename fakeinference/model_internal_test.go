@@ -192,3 +192,39 @@ func TestClocksWakeAtTheDeadlineAndStopOnClose(t *testing.T) {
 		})
 	}
 }
+
+// A stream whose queue nobody writes down parks with a bounded queue instead
+// of generating its whole answer into memory.
+func TestStalledStreamParksWithABoundedQueue(t *testing.T) {
+	cfg := MustPreset(PresetInstant) // every token due at once
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	g := genPool.Get().(*genState)
+	g.pcg.Seed(1, 1)
+	st := &pacedStream{
+		gen:     generation{s: s, cfg: &cfg, g: g, outLen: 1_000_000, cut: -1},
+		metrics: s.metrics, next: time.Now(), ep: chatEndpoint, id: []byte("chatcmpl-test"),
+		created: []byte("1"), modelJSON: []byte(`"m"`), finish: "length", wake: make(chan struct{}, 1),
+	}
+	st.prepareChunks()
+	horizon := time.Now().Add(time.Hour)
+	for emits := 1; st.emit(horizon); emits++ {
+		if emits > 100 {
+			t.Fatalf("still emitting after %d wake-ups with %d bytes queued", emits, len(st.pending))
+		}
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.parked || st.state != streamRunning {
+		t.Fatalf("parked %v, state %v; want a parked, running stream", st.parked, st.state)
+	}
+	if n := len(st.pending); n < maxPending || n >= maxPending+maxBatch+1024 {
+		t.Errorf("%d bytes queued when parked, want [%d, %d)", n, maxPending, maxPending+maxBatch+1024)
+	}
+	if st.i >= 1_000_000 || len(st.pendingDue) != st.i {
+		t.Errorf("%d tokens emitted, %d queued; want them equal and far fewer than 1,000,000", st.i, len(st.pendingDue))
+	}
+}

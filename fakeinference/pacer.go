@@ -47,6 +47,12 @@ const (
 // latency models make every token due at once), so others are not held up.
 const maxBatch = 32 << 10
 
+// maxPending bounds the bytes queued for a request's goroutine: a stream
+// whose client stopped reading is parked (left out of the shard's heap) until
+// its goroutine has written the queue down, so a stalled client holds up its
+// own tokens, as a blocked write would, instead of filling memory.
+const maxPending = 4 * maxBatch
+
 type connKey struct{}
 
 // ConnContext records the connection in the request context so that streamed
@@ -146,6 +152,7 @@ func (sh *shard) add(st *pacedStream) bool {
 	if sh.stopped {
 		return false
 	}
+	st.shard = sh
 	heap.Push(&sh.streams, st)
 	if sh.armed.IsZero() || st.next.Before(sh.armed) {
 		sh.armed = st.next
@@ -240,6 +247,7 @@ type pacedStream struct {
 	includeUsage bool
 	promptTokens int
 	cancelled    atomic.Bool // the handler has given up; the shard drops the stream
+	shard        *shard      // set by shard.add
 
 	// Direct mode (conn != nil): frames go straight to the socket.
 	conn   net.Conn
@@ -252,6 +260,7 @@ type pacedStream struct {
 	mu         sync.Mutex
 	state      streamState
 	backlogged bool // direct mode: the handler writes until pending is empty
+	parked     bool // pending reached maxPending: out of the heap until the handler re-adds it
 	pending    []byte
 	pendingDue []time.Time // deadlines of the tokens in pending
 	wake       chan struct{}
@@ -274,6 +283,20 @@ func (st *pacedStream) appendHead(b []byte) []byte {
 	b = append(b, `,"model":`...)
 	b = append(b, st.modelJSON...)
 	return append(b, `,"choices":[`...)
+}
+
+// prepareChunks builds the parts of a token chunk before and after the
+// token's JSON string.
+func (st *pacedStream) prepareChunks() {
+	g := st.gen.g
+	g.prefix = st.appendHead(g.prefix[:0])
+	if st.ep == chatEndpoint {
+		g.prefix = append(g.prefix, `{"index":0,"delta":{"content":`...)
+		g.suffix = append(g.suffix[:0], `},"logprobs":null,"finish_reason":null}]}`+"\n\n"...)
+	} else {
+		g.prefix = append(g.prefix, `{"index":0,"text":`...)
+		g.suffix = append(g.suffix[:0], `,"logprobs":null,"finish_reason":null}]}`+"\n\n"...)
+	}
 }
 
 // frameHeadroom is room left before a direct write's data for its chunk-size
@@ -322,10 +345,15 @@ func (st *pacedStream) emit(horizon time.Time) bool {
 		}
 	}
 	g.buf, g.due = buf[:0], due[:0]
+	parked := false
 	if len(buf) > start {
-		if !st.deliver(buf, start, due) {
+		var ok bool
+		if ok, parked = st.deliver(buf, start, due, state); !ok {
 			state = streamFailed
 		}
+	}
+	if state == streamRunning && parked {
+		return false // the handler adds it back once it has written its queue down
 	}
 	if state != streamRunning {
 		st.mu.Lock()
@@ -363,11 +391,12 @@ func (st *pacedStream) appendEnd(b []byte) []byte {
 }
 
 // deliver writes buf[start:] (direct mode: framed in the headroom before
-// start) or hands it to the handler. It returns false when the client is gone.
-func (st *pacedStream) deliver(buf []byte, start int, due []time.Time) bool {
+// start) or hands it to the handler; state is the stream's state after these
+// bytes. It returns false when the client is gone, and parked when the
+// handler's queue is full (see maxPending).
+func (st *pacedStream) deliver(buf []byte, start int, due []time.Time, state streamState) (ok, parked bool) {
 	if st.conn == nil {
-		st.handOver(buf[start:], due)
-		return true
+		return true, st.handOver(buf[start:], due, state)
 	}
 	frame := appendChunkFrame(buf, start)
 	// Checked and queued at once: the handler clears backlogged only after it
@@ -375,32 +404,32 @@ func (st *pacedStream) deliver(buf []byte, start int, due []time.Time) bool {
 	// here it stays clear through the write below.
 	st.mu.Lock()
 	if st.backlogged {
-		st.queue(frame, due)
+		parked = st.queue(frame, due, state)
 		st.mu.Unlock()
 		st.signal()
-		return true
+		return true, parked
 	}
 	st.mu.Unlock()
 	st.wbuf = frame
 	if err := st.raw.Write(st.writer); err != nil {
-		return false
+		return false, false
 	}
 	n, err := st.wn, st.werr
 	st.wbuf = nil
 	switch {
 	case err == nil && n == len(frame):
 		st.account(due, time.Now())
-		return true
+		return true, false
 	case err == nil || err == syscall.EAGAIN || err == syscall.EINTR:
 		// The socket is full: the handler writes the rest, blocking.
 		st.mu.Lock()
 		st.backlogged = true
-		st.queue(frame[max(n, 0):], due)
+		parked = st.queue(frame[max(n, 0):], due, state)
 		st.mu.Unlock()
 		st.signal()
-		return true
+		return true, parked
 	default:
-		return false
+		return false, false
 	}
 }
 
@@ -437,18 +466,28 @@ func appendChunkFrame(buf []byte, start int) []byte {
 	return append(buf, '\r', '\n')[head:]
 }
 
-// handOver queues bytes for the handler to write and wakes it.
-func (st *pacedStream) handOver(b []byte, due []time.Time) {
+// handOver queues bytes for the handler to write and wakes it; it reports
+// whether the stream is now parked.
+func (st *pacedStream) handOver(b []byte, due []time.Time, state streamState) (parked bool) {
 	st.mu.Lock()
-	st.queue(b, due)
+	parked = st.queue(b, due, state)
 	st.mu.Unlock()
 	st.signal()
+	return parked
 }
 
-// queue appends to pending; st.mu is held.
-func (st *pacedStream) queue(b []byte, due []time.Time) {
+// queue appends to pending with the stream's state after these bytes, and
+// parks a running stream when pending is full; st.mu is held. Parking is
+// decided here, under the same lock as the handler's un-parking, so exactly
+// one of the shard and the handler puts the stream back, and never an ended one.
+func (st *pacedStream) queue(b []byte, due []time.Time, state streamState) (parked bool) {
 	st.pending = append(st.pending, b...)
 	st.pendingDue = append(st.pendingDue, due...)
+	st.state = state
+	if state == streamRunning && len(st.pending) >= maxPending {
+		st.parked = true
+	}
+	return st.parked
 }
 
 func (st *pacedStream) signal() {
@@ -524,7 +563,15 @@ func (st *pacedStream) serve(ctx context.Context, done <-chan struct{}, w http.R
 			if len(st.pending) == 0 {
 				st.backlogged = false
 			}
+			resume := st.parked && len(st.pending) < maxPending
+			if resume {
+				st.parked = false
+			}
 			st.mu.Unlock()
+			if resume && !st.shard.add(st) {
+				st.cancelled.Store(true)
+				return errClosed
+			}
 		}
 		switch state {
 		case streamFinished:
