@@ -184,27 +184,14 @@ func clusterScaling(sum *results.Summary, in Input, t0, lastFinish time.Time) {
 		s.ScaleDownMs = results.F(max(0, results.Ms(back.Sub(lastFinish))))
 	}
 
-	// Replica-seconds: status.replicas integrated over the window from t0.
-	cur := ci.InitialReplicas
-	for _, r := range reps {
-		if r.at.Before(t0) {
-			cur = r.have
-		}
-	}
-	var rs float64
-	last := t0
-	for _, r := range reps {
-		if r.at.Before(t0) {
-			continue
-		}
-		if r.at.After(ci.ObservedEnd) {
-			break
-		}
-		rs += float64(cur) * r.at.Sub(last).Seconds()
-		cur, last = r.have, r.at
-	}
-	if ci.ObservedEnd.After(last) {
-		rs += float64(cur) * ci.ObservedEnd.Sub(last).Seconds()
+	// Replica-seconds: every worker pod's life, created → deleted, within the
+	// window from t0 to the end of observation. A terminating pod that is
+	// still finishing its tasks holds its node (and GPU) as much as a running
+	// one, which the Deployment's status.replicas no longer counts; that
+	// integral is the fallback when no pod was observed.
+	rs, ok := podSeconds(pods, t0, ci.ObservedEnd)
+	if !ok {
+		rs = replicaSeconds(reps, ci.InitialReplicas, t0, ci.ObservedEnd)
 	}
 	s.ReplicaSeconds = &rs
 
@@ -304,6 +291,60 @@ func expectedFirstReady(sc *scenario.Scenario, podStart time.Duration, alreadyRe
 type specChange struct {
 	at   time.Time
 	spec int
+}
+
+// podSeconds sums the pods' lives clipped to [from, to]; a pod whose deletion
+// was not seen lives to the end. It reports false when there are no pods.
+func podSeconds(pods map[string]*podTimes, from, to time.Time) (float64, bool) {
+	var sum float64
+	for _, p := range pods {
+		born := p.created
+		for _, t := range []time.Time{p.scheduled, p.started, p.ready} {
+			if born.IsZero() || (!t.IsZero() && t.Before(born)) {
+				born = t
+			}
+		}
+		if born.IsZero() {
+			born = from // only its deletion was seen: it existed before
+		}
+		end := to
+		if !p.gone.IsZero() && p.gone.Before(to) {
+			end = p.gone
+		}
+		if born.Before(from) {
+			born = from
+		}
+		if end.After(born) {
+			sum += end.Sub(born).Seconds()
+		}
+	}
+	return sum, len(pods) > 0
+}
+
+// replicaSeconds integrates the Deployment's status.replicas over [from, to].
+func replicaSeconds(reps []repl, initial int, from, to time.Time) float64 {
+	cur := initial
+	for _, r := range reps {
+		if r.at.Before(from) {
+			cur = r.have
+		}
+	}
+	var rs float64
+	last := from
+	for _, r := range reps {
+		if r.at.Before(from) {
+			continue
+		}
+		if r.at.After(to) {
+			break
+		}
+		rs += float64(cur) * r.at.Sub(last).Seconds()
+		cur, last = r.have, r.at
+	}
+	if to.After(last) {
+		rs += float64(cur) * to.Sub(last).Seconds()
+	}
+	return rs
 }
 
 // repl is one observation of the worker Deployment's replica counts.

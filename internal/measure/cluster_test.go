@@ -58,7 +58,43 @@ func TestScaleDownInFlight(t *testing.T) {
 	if s.Flaps == nil || *s.Flaps != 3 {
 		t.Errorf("flaps = %v, want 3 (0→2, the reversal, 2→0)", s.Flaps)
 	}
-	if want := 2*8.0 + 0; s.ReplicaSeconds == nil || *s.ReplicaSeconds != want {
-		t.Errorf("replica-seconds = %v, want %v (2 replicas from 4 s to 12 s)", s.ReplicaSeconds, want)
+	if want := 27.0 + 21.0; s.ReplicaSeconds == nil || *s.ReplicaSeconds != want {
+		t.Errorf("replica-seconds = %v, want %v (pod a 4 → 31 s, pod b 4 → 25 s, terminating time included)", s.ReplicaSeconds, want)
+	}
+
+	// Without pod events, the Deployment's status.replicas: 2 from 4 s to 12 s.
+	var noPods []observe.Event
+	for _, e := range events {
+		if e.Source != "pod" {
+			noPods = append(noPods, e)
+		}
+	}
+	run = Compute(Input{RunID: "r", Target: "kind", Scenario: sc, Loadgen: rep, Started: base, Finished: at(40), Events: noPods,
+		Results: []queue.Result{{TaskID: "x", Status: queue.StatusCompleted, Consumer: "a", Enqueued: base, Read: at(5), Started: at(5), Finished: at(30)}},
+		Final:   queue.Stats{GroupExists: true, LastDeliveredID: entry},
+		Cluster: &ClusterInput{ObservedStart: base, ObservedEnd: at(40)}})
+	if rs := run.Summary.Scaling.ReplicaSeconds; rs == nil || *rs != 16 {
+		t.Errorf("replica-seconds without pod events = %v, want 16 (status.replicas 2 from 4 s to 12 s)", rs)
+	}
+}
+
+func TestPodSecondsClipsToTheWindow(t *testing.T) {
+	base := time.UnixMilli(1_700_000_000_000)
+	at := func(s float64) time.Time { return base.Add(time.Duration(s * float64(time.Second))) }
+	pods := map[string]*podTimes{
+		"before":    {created: at(-100), ready: at(-90)},           // min replica: alive all window → 10 s
+		"gone":      {created: at(2), gone: at(5)},                 // 3 s
+		"late":      {created: at(8)},                              // to the end → 2 s
+		"deleted":   {gone: at(4)},                                 // only its deletion seen → 0 → 4 s
+		"old-gone":  {created: at(-10), gone: at(-5)},              // before the window → 0
+		"after":     {created: at(11), gone: at(12)},               // after the window → 0
+		"no-create": {scheduled: at(1), ready: at(3), gone: at(6)}, // born at its first sign → 5 s
+	}
+	got, ok := podSeconds(pods, at(0), at(10))
+	if want := 10.0 + 3 + 2 + 4 + 5; !ok || got != want {
+		t.Errorf("podSeconds = %v, %v; want %v, true", got, ok, want)
+	}
+	if _, ok := podSeconds(map[string]*podTimes{}, at(0), at(10)); ok {
+		t.Error("podSeconds of no pods reported ok")
 	}
 }
