@@ -12,11 +12,11 @@ import (
 // and epoll returns at once, so the goroutine wakes within about 0.1 ms
 // instead of the up to 1 ms of a runtime timer (see timerClock).
 type timerfdClock struct {
-	f      *os.File
-	raw    syscall.RawConn
-	buf    [8]byte
-	spec   itimerspec
-	settle func(fd uintptr) // c.settime, bound once: no allocation per set
+	f    *os.File
+	raw  syscall.RawConn
+	buf  [8]byte
+	spec itimerspec
+	arm  func(fd uintptr) // c.settime, bound once: no allocation per set
 }
 
 // newClock returns a timerfd clock, or a runtime-timer clock where timerfd
@@ -33,7 +33,7 @@ func newClock() clock {
 		return newTimerClock()
 	}
 	c := &timerfdClock{f: f, raw: raw}
-	c.settle = c.settime
+	c.arm = c.settime
 	return c
 }
 
@@ -45,7 +45,7 @@ func (c *timerfdClock) set(deadline time.Time) {
 	// origin. Zero would disarm the timer, so a past deadline fires in 1 ns.
 	c.spec.value = syscall.NsecToTimespec(max(int64(time.Until(deadline)), 1))
 	// Control keeps the fd from being closed (and its number reused) meanwhile.
-	c.raw.Control(c.settle)
+	c.raw.Control(c.arm)
 }
 
 func (c *timerfdClock) settime(fd uintptr) {
