@@ -146,6 +146,14 @@ var errNoFidelityClient = errors.New("the fidelity benchmark's client needs Linu
 
 var tokenMarker = []byte(`"delta":{"content":`)
 
+// streamResult is what one connection measured within [t0, t1].
+type streamResult struct {
+	ttftDev, itlDev []time.Duration
+	tokens          int // content tokens that arrived within [t0, t1]
+	requests, errs  int
+	err             error // the first error
+}
+
 // fidelity is what one concurrency level measured.
 type fidelity struct {
 	concurrency                      int

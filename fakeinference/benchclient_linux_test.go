@@ -20,28 +20,19 @@ import (
 // goroutine switch per token) took as much CPU as the server did. A token's
 // arrival is when epoll_wait returned with its bytes ready.
 
-// streamResult is what one connection measured within [t0, t1].
-type streamResult struct {
-	ttftDev, itlDev []time.Duration
-	tokens          int // content tokens that arrived within [t0, t1]
-	requests, errs  int
-	err             error // the first error
-}
-
 // benchConn is one keep-alive connection streaming requests one at a time.
 type benchConn struct {
-	fd      int
-	res     *streamResult
-	in      []byte // bytes read and not parsed yet
-	header  bool   // the response header has been read
-	sent    time.Time
-	first   time.Time
-	last    time.Time
-	count   int
-	done    bool // [DONE] seen
-	gaps    []time.Duration
-	closed  bool
-	started bool
+	fd     int
+	res    *streamResult
+	in     []byte // bytes read and not parsed yet
+	header bool   // the response header has been read
+	sent   time.Time
+	first  time.Time
+	last   time.Time
+	count  int
+	done   bool // [DONE] seen
+	gaps   []time.Duration
+	closed bool
 }
 
 // runStreams runs `concurrency` closed-loop streaming connections to addr:
